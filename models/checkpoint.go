@@ -1,0 +1,409 @@
+package models
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Names of the files of a checkpoint directory (Hugging Face layout).
+const (
+	SingleFileName = "model.safetensors"
+	IndexFileName  = "model.safetensors.index.json"
+	ConfigFileName = "config.json"
+)
+
+// Checkpoint is a loaded, fully validated model. Its tensors are usually
+// views of read-only memory maps: keep the Checkpoint open while Weights are
+// in use, never write to tensor data, and Close it when done.
+type Checkpoint struct {
+	Config  *Config
+	Weights *Weights
+	// Path is the file that was loaded: the .safetensors file or the index.
+	Path string
+	// FileBytes is the total size of the safetensors file(s).
+	FileBytes int64
+
+	unmaps []func() error
+}
+
+// Close releases the memory maps; tensors of the checkpoint are invalid after it.
+func (c *Checkpoint) Close() error {
+	var errs []error
+	for _, unmap := range c.unmaps {
+		errs = append(errs, unmap())
+	}
+	c.unmaps = nil
+	return errors.Join(errs...)
+}
+
+// Load opens a checkpoint: a .safetensors file, a model.safetensors.index.json
+// (sharded), or a directory holding model.safetensors or the index. Every
+// tensor is validated (names, shapes, dtypes, every value finite) before it
+// returns; every error is one line naming the file and the tensor or field.
+func Load(path string) (*Checkpoint, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.IsDir() {
+		single := filepath.Join(path, SingleFileName)
+		index := filepath.Join(path, IndexFileName)
+		hasSingle, hasIndex := fileExists(single), fileExists(index)
+		switch {
+		case hasSingle && hasIndex:
+			return nil, fmt.Errorf("%s: holds both %s and %s; name the one to load", path, SingleFileName, IndexFileName)
+		case hasSingle:
+			path = single
+		case hasIndex:
+			path = index
+		default:
+			return nil, fmt.Errorf("%s: no %s or %s in this directory", path, SingleFileName, IndexFileName)
+		}
+	}
+	if strings.HasSuffix(path, ".json") {
+		return loadSharded(path)
+	}
+	return loadSingle(path)
+}
+
+// LoadBytes loads a single-file checkpoint held in memory (e.g. embedded in
+// the binary); name labels it in errors. The config must be in the file's
+// metadata. The tensors alias data, which must not change afterwards.
+func LoadBytes(name string, data []byte) (*Checkpoint, error) {
+	f, err := parseSafetensors(name, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := resolveConfig(name, f.metadata, "")
+	if err != nil {
+		return nil, err
+	}
+	w, err := bindStrict(name, cfg, f.tensors)
+	if err != nil {
+		return nil, err
+	}
+	return &Checkpoint{Config: cfg, Weights: w, Path: name, FileBytes: int64(len(data))}, nil
+}
+
+func loadSingle(path string) (*Checkpoint, error) {
+	ck := &Checkpoint{Path: path}
+	f, err := ck.openSafetensors(path)
+	if err != nil {
+		ck.Close()
+		return nil, err
+	}
+	cfg, err := resolveConfig(path, f.metadata, filepath.Join(filepath.Dir(path), ConfigFileName))
+	if err == nil {
+		ck.Config = cfg
+		ck.Weights, err = bindStrict(path, cfg, f.tensors)
+	}
+	if err != nil {
+		ck.Close()
+		return nil, err
+	}
+	return ck, nil
+}
+
+// shardIndex is model.safetensors.index.json.
+type shardIndex struct {
+	Metadata  map[string]json.RawMessage `json:"metadata"`
+	WeightMap map[string]string          `json:"weight_map"`
+}
+
+func loadSharded(indexPath string) (*Checkpoint, error) {
+	idx, err := readShardIndex(indexPath)
+	if err != nil {
+		return nil, err
+	}
+	var shardNames []string
+	seen := map[string]bool{}
+	for tensor, shard := range idx.WeightMap {
+		if shard != filepath.Base(shard) || shard == "." || shard == ".." || !strings.HasSuffix(shard, ".safetensors") {
+			return nil, fmt.Errorf("%s: weight_map puts tensor %q in %q, which is not a .safetensors file name in this directory", indexPath, tensor, shard)
+		}
+		if !seen[shard] {
+			seen[shard] = true
+			shardNames = append(shardNames, shard)
+		}
+	}
+	if len(shardNames) == 0 {
+		return nil, fmt.Errorf("%s: weight_map is empty", indexPath)
+	}
+	sort.Strings(shardNames)
+	if err := checkShardNumbering(indexPath, shardNames); err != nil {
+		return nil, err
+	}
+
+	ck := &Checkpoint{Path: indexPath}
+	dir := filepath.Dir(indexPath)
+	var all []*Tensor
+	var firstMeta map[string]string
+	var totalBytes int64
+	for i, shard := range shardNames {
+		path := filepath.Join(dir, shard)
+		if !fileExists(path) {
+			ck.Close()
+			return nil, fmt.Errorf("%s: shard %s listed in weight_map is missing", indexPath, path)
+		}
+		f, err := ck.openSafetensors(path)
+		if err != nil {
+			ck.Close()
+			return nil, err
+		}
+		held := map[string]bool{}
+		for _, t := range f.tensors {
+			held[t.Name] = true
+			if want, ok := idx.WeightMap[t.Name]; !ok || want != shard {
+				ck.Close()
+				if !ok {
+					return nil, fmt.Errorf("%s: tensor %q is not in the weight_map of %s", path, t.Name, indexPath)
+				}
+				return nil, fmt.Errorf("%s: holds tensor %q, which weight_map puts in %s", path, t.Name, want)
+			}
+			totalBytes += int64(len(t.Data))
+		}
+		for tensor, want := range idx.WeightMap {
+			if want == shard && !held[tensor] {
+				ck.Close()
+				return nil, fmt.Errorf("%s: weight_map puts tensor %q in this shard, which does not hold it", path, tensor)
+			}
+		}
+		if i == 0 {
+			firstMeta = f.metadata
+		} else if err := sameMetadataConfig(path, f.metadata, shardNames[0], firstMeta); err != nil {
+			ck.Close()
+			return nil, err
+		}
+		all = append(all, f.tensors...)
+	}
+	if raw, ok := idx.Metadata["total_size"]; ok {
+		var total float64 // HF writes an integer; some writers a float
+		if err := json.Unmarshal(raw, &total); err != nil || total != float64(totalBytes) {
+			ck.Close()
+			return nil, fmt.Errorf("%s: metadata.total_size is %s but the shards hold %d tensor bytes", indexPath, raw, totalBytes)
+		}
+	}
+	cfg, err := resolveConfig(filepath.Join(dir, shardNames[0]), firstMeta, filepath.Join(dir, ConfigFileName))
+	if err == nil {
+		ck.Config = cfg
+		ck.Weights, err = bindStrict(indexPath, cfg, all)
+	}
+	if err != nil {
+		ck.Close()
+		return nil, err
+	}
+	return ck, nil
+}
+
+// checkShardNumbering requires that when the weight_map names a Hugging Face
+// shard model-K-of-N, it names every one of the N, so a tensor dropped from
+// the map together with its whole shard is still noticed.
+func checkShardNumbering(indexPath string, shardNames []string) error {
+	named := map[string]bool{}
+	for _, s := range shardNames {
+		named[s] = true
+	}
+	for _, s := range shardNames {
+		if !shardPattern.MatchString(s) {
+			continue
+		}
+		k, _ := strconv.Atoi(s[6:11]) // the pattern guarantees five digits in each place
+		n, _ := strconv.Atoi(s[15:20])
+		if k < 1 || k > n {
+			return fmt.Errorf("%s: weight_map names shard %s, whose number is outside 1..%d", indexPath, s, n)
+		}
+		for j := 1; j <= n; j++ {
+			if other := fmt.Sprintf(shardNameFormat, j, n); !named[other] {
+				return fmt.Errorf("%s: weight_map names %s but no tensor in %s", indexPath, s, other)
+			}
+		}
+	}
+	return nil
+}
+
+// readShardIndex reads and strictly decodes an index file.
+func readShardIndex(path string) (*shardIndex, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > maxHeaderBytes {
+		return nil, fmt.Errorf("%s: index is %d bytes (limit %d); not a shard index", path, info.Size(), maxHeaderBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var idx shardIndex
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&idx); err != nil {
+		return nil, fmt.Errorf("%s: malformed index: %v", path, err)
+	}
+	return &idx, nil
+}
+
+// openSafetensors maps (or, failing that, reads) a file and parses it,
+// recording the mapping so Close releases it.
+func (c *Checkpoint) openSafetensors(path string) (*safetensorsFile, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory, not a safetensors file", path)
+	}
+	if info.Size() > math.MaxInt {
+		return nil, fmt.Errorf("%s: %d bytes is too large to map on this platform", path, info.Size())
+	}
+	data, unmap, err := mapFile(file, int(info.Size()))
+	if err != nil { // empty files, pipes, platforms without mmap: read instead
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
+	} else {
+		c.unmaps = append(c.unmaps, unmap)
+	}
+	c.FileBytes += int64(len(data))
+	return parseSafetensors(path, data)
+}
+
+// resolveConfig finds the model config. Precedence: the "config" entry of the
+// (first) file's __metadata__ is authoritative, because it travels inside the
+// checkpoint; config.json beside the checkpoint is used when the metadata has
+// none. When both exist they must describe the same model, and a config.json
+// that disagrees is an error naming it, so a stale config.json next to a
+// newer checkpoint is caught rather than silently ignored or obeyed.
+// configJSONPath is "" when there is no directory to look in.
+func resolveConfig(fileName string, metadata map[string]string, configJSONPath string) (*Config, error) {
+	if format, ok := metadata["format"]; ok && strings.HasPrefix(format, "diffuapriel/") && format != FormatV1 {
+		// Other writers (e.g. transformers' "pt") use this key for their own purposes.
+		return nil, fmt.Errorf("%s: __metadata__.format is %q; this build reads %q", fileName, format, FormatV1)
+	}
+	var fromMeta, fromFile *Config
+	if text, ok := metadata["config"]; ok {
+		c, err := ParseConfig([]byte(text))
+		if err != nil {
+			return nil, fmt.Errorf("%s: __metadata__.config: %v", fileName, err)
+		}
+		fromMeta = c
+	}
+	if configJSONPath != "" {
+		data, err := os.ReadFile(configJSONPath)
+		switch {
+		case err == nil:
+			c, err := ParseConfig(data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", configJSONPath, err)
+			}
+			fromFile = c
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, err
+		}
+	}
+	switch {
+	case fromMeta != nil && fromFile != nil:
+		if !reflect.DeepEqual(fromMeta, fromFile) {
+			return nil, fmt.Errorf("%s: disagrees with the config in %s __metadata__ (field %s); fix or remove %s", configJSONPath, fileName, firstConfigDifference(fromMeta, fromFile), ConfigFileName)
+		}
+		return fromMeta, nil
+	case fromMeta != nil:
+		return fromMeta, nil
+	case fromFile != nil:
+		return fromFile, nil
+	}
+	if configJSONPath == "" {
+		return nil, fmt.Errorf("%s: no model config (__metadata__ has no \"config\" entry)", fileName)
+	}
+	return nil, fmt.Errorf("%s: no model config (__metadata__ has no \"config\" entry and there is no %s)", fileName, configJSONPath)
+}
+
+// sameMetadataConfig checks that a later shard carrying its own config agrees
+// with the first shard's.
+func sameMetadataConfig(path string, metadata map[string]string, firstName string, firstMeta map[string]string) error {
+	text, ok := metadata["config"]
+	if !ok {
+		return nil
+	}
+	first, ok := firstMeta["config"]
+	if !ok {
+		return fmt.Errorf("%s: has __metadata__.config but the first shard %s has none", path, firstName)
+	}
+	a, errA := ParseConfig([]byte(text))
+	b, errB := ParseConfig([]byte(first))
+	if errA != nil {
+		return fmt.Errorf("%s: __metadata__.config: %v", path, errA)
+	}
+	if errB == nil && !reflect.DeepEqual(a, b) {
+		return fmt.Errorf("%s: __metadata__.config disagrees with the first shard %s (field %s)", path, firstName, firstConfigDifference(b, a))
+	}
+	return nil // a broken first config is reported by resolveConfig
+}
+
+// firstConfigDifference names the first JSON field in which two configs differ.
+func firstConfigDifference(a, b *Config) string {
+	va, vb := reflect.ValueOf(*a), reflect.ValueOf(*b)
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			tag := va.Type().Field(i).Tag.Get("json")
+			return strings.Split(tag, ",")[0]
+		}
+	}
+	return "?"
+}
+
+// bindStrict binds tensors to the config (missing tensor, wrong shape), then
+// rejects any tensor the spec does not know and any NaN/Inf value.
+func bindStrict(label string, cfg *Config, tensors []*Tensor) (*Weights, error) {
+	byName := make(map[string]*Tensor, len(tensors))
+	for _, t := range tensors {
+		if _, dup := byName[t.Name]; dup { // only possible across shards
+			return nil, fmt.Errorf("%s: tensor %q is stored twice", label, t.Name)
+		}
+		byName[t.Name] = t
+	}
+	w, err := Bind(cfg, func(name string) (*Tensor, bool) {
+		t, ok := byName[name]
+		return t, ok
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", label, err)
+	}
+	known := map[string]bool{}
+	for _, s := range TensorSpecs(cfg) {
+		known[s.Name] = true
+	}
+	for _, t := range tensors {
+		if !known[t.Name] {
+			why := "not in the spec for this config"
+			if t.Name == "final.linear.weight" && cfg.TieEmbeddings {
+				why = "tie_embeddings is true, so the head is vocab_embed.weight"
+			}
+			return nil, fmt.Errorf("%s: unexpected tensor %q (%s)", label, t.Name, why)
+		}
+	}
+	if err := checkFinite(tensors); err != nil {
+		return nil, fmt.Errorf("%s: %v", label, err)
+	}
+	return w, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
