@@ -114,6 +114,7 @@ func wantError(t testing.TB, err error, fragments ...string) {
 		t.Fatalf("want an error mentioning %q, got nil", fragments)
 	}
 	msg := err.Error()
+	t.Log(msg)
 	if strings.Contains(msg, "\n") {
 		t.Errorf("error is not one line: %q", msg)
 	}
