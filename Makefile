@@ -1,0 +1,32 @@
+# diffuapriel: `make test` is what CI runs (.ci/run). GPU targets live in kernels.mk.
+GO ?= go
+
+.PHONY: build run test vet fuzz bench smoke tokens
+
+build:
+	$(GO) build -o bin/diffuapriel .
+
+run:
+	$(GO) run .
+
+# vet + unit tests; the tmux smoke test of the real binary runs when tmux exists.
+test: vet
+	$(GO) test ./...
+	@if command -v tmux >/dev/null 2>&1 && [ -x scripts/tmux_smoke.sh ]; then scripts/tmux_smoke.sh; \
+	else echo "tmux smoke test skipped: tmux not installed"; fi
+
+vet:
+	$(GO) vet ./...
+
+fuzz:
+	$(GO) test ./models -run '^$$' -fuzz FuzzLoadBytes -fuzztime 5m -parallel 1
+
+bench:
+	$(GO) run . bench --backend cpu
+
+# Token files for train/ (git-ignored .data/).
+tokens:
+	mkdir -p .data
+	$(GO) run . tokenize --data ../shared/data/corpus-en --out .data/train.u16 --val-out .data/val.u16 --force
+
+-include kernels.mk
