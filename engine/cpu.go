@@ -24,6 +24,8 @@ type CPU struct {
 	s       cpuScratch
 }
 
+var _ Backend = (*CPU)(nil)
+
 // NewCPU returns a CPU backend using threads goroutines for its kernels;
 // threads <= 0 uses every core (runtime.GOMAXPROCS).
 func NewCPU(threads int) *CPU {
@@ -241,6 +243,9 @@ const headRows = 32
 // A queried position whose input is not the mask token carries it over
 // (SUBS): token = input, p = 1, margin 1, entropy 0.
 func (c *CPU) Sample(tokens []int32, sigma float64, q *HeadQuery) ([]PositionStats, error) {
+	if err := c.checkInput(tokens, sigma); err != nil {
+		return nil, err
+	}
 	if err := c.checkQuery(len(tokens), q); err != nil {
 		return nil, err
 	}
@@ -385,4 +390,3 @@ func procField(path, key string) string {
 	}
 	return ""
 }
-var _ Backend = (*CPU)(nil)
