@@ -19,6 +19,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"play", "open the playground (the default when no command is given)", runPlay},
 		{"generate", "generate text headlessly and print it", runGenerate},
 		{"init", "write a random-init checkpoint from a preset", runInit},
 		{"bench", "print ms per denoising step for each backbone", runBench},
@@ -40,7 +41,7 @@ func Main(args []string, stdout, stderr io.Writer) (status int) {
 			status = 3
 		}
 	}()
-	name, rest := "help", args
+	name, rest := "play", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, rest = args[0], args[1:]
 	}

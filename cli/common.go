@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"diffuapriel/engine"
@@ -15,7 +16,7 @@ type generation struct {
 	models  pathList
 	backend string
 	prompt  string
-	length  int
+	length  optionalInt
 	opts    engine.Options
 }
 
@@ -30,7 +31,7 @@ func (g *generation) register(fs *flag.FlagSet, modelHelp string) {
 	fs.Var(&g.models, "model", modelHelp)
 	fs.StringVar(&g.backend, "backend", "auto", "compute backend: auto, cpu or gpu")
 	fs.StringVar(&g.prompt, "prompt", "", "prompt text; [MASK:n] marks an infill span of n tokens")
-	fs.IntVar(&g.length, "length", -1, "tokens to generate after the prompt (default 128, or 0 when the prompt has [MASK:n] spans)")
+	fs.Var(&g.length, "length", "tokens to generate after the prompt (default 128, or 0 when the prompt has [MASK:n] spans)")
 	fs.IntVar(&g.opts.Steps, "steps", g.opts.Steps, "denoising steps")
 	fs.StringVar(&g.opts.Schedule, "schedule", g.opts.Schedule, "noise schedule: "+strings.Join(engine.ScheduleNames, "|"))
 	fs.StringVar(&g.opts.Sampler, "sampler", g.opts.Sampler, "sampler: "+strings.Join(engine.SamplerNames, "|"))
@@ -42,10 +43,33 @@ func (g *generation) register(fs *flag.FlagSet, modelHelp string) {
 	fs.Uint64Var(&g.opts.Seed, "seed", g.opts.Seed, "random seed (same seed, same generation)")
 }
 
+// optionalInt is an int flag that knows whether it was given, so its
+// default can depend on other flags.
+type optionalInt struct {
+	v   int
+	set bool
+}
+
+func (o *optionalInt) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.Itoa(o.v)
+}
+
+func (o *optionalInt) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("want a whole number >= 0")
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
 // resolvedLength applies the --length default, which depends on the prompt.
 func (g *generation) resolvedLength() int {
-	if g.length >= 0 {
-		return g.length
+	if g.length.set {
+		return g.length.v
 	}
 	if strings.Contains(g.prompt, "[MASK") {
 		return 0
