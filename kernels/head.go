@@ -34,8 +34,9 @@ type HeadResult struct {
 // the samplers rank by. Definition (the CUDA head implements the same):
 //
 //  1. z = logits with z[MaskID] = −∞ (SUBS). T = Temperature, or 1 when
-//     Temperature <= 0. p = softmax(z/T) (exponentials and sums in float64,
-//     p stored as float32).
+//     Temperature <= 0. p = softmax(z/T): e_i = exp((z_i − max z)/T) in
+//     float64, rounded to float32; p_i = float32(e_i · (1/Σe)) with the sum
+//     of the unrounded e_i in float64.
 //  2. Filtering. kept starts as {i : p_i > 0}. Top-k (0 < TopK < V): keep
 //     p_i >= the TopK-th largest p. Then top-p (0 < TopP < 1): with Z the
 //     mass kept so far, keep p_i >= thr where thr is the largest value such
@@ -77,19 +78,21 @@ func SampleHead(logits []float32, params HeadParams, u float32, work []float32) 
 	if temp <= 0 {
 		temp = 1
 	}
+	// One exponential per token: probs first holds e_i, then e_i / sum.
 	var sum float64
-	for i, z := range logits {
-		if i == params.MaskID {
-			continue
-		}
-		sum += math.Exp((float64(z) - float64(mx)) / temp)
-	}
+	invTemp := 1 / temp
 	for i, z := range logits {
 		if i == params.MaskID {
 			probs[i] = 0
 			continue
 		}
-		probs[i] = float32(math.Exp((float64(z)-float64(mx))/temp) / sum)
+		e := math.Exp((float64(z) - float64(mx)) * invTemp)
+		probs[i] = float32(e)
+		sum += e
+	}
+	invSum := 1 / sum
+	for i, e := range probs {
+		probs[i] = float32(float64(e) * invSum)
 	}
 
 	// thr is the smallest p a kept token may have; p > 0 always applies.

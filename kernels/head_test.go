@@ -119,7 +119,8 @@ func bruteHead(logits []float32, p HeadParams, u float32) HeadResult {
 	probs := make([]float32, V)
 	for i, z := range logits {
 		if i != p.MaskID {
-			probs[i] = float32(math.Exp((float64(z)-mx)/temp) / sum)
+			e := float32(math.Exp((float64(z) - mx) / temp))
+			probs[i] = float32(float64(e) / sum)
 		}
 	}
 	keep := make([]bool, V)
