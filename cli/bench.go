@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"diffuapriel/engine"
@@ -67,8 +66,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "ms per denoising step (forward + head sampling at every position, all masked), batch 1, median of %d\n", *repeat)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "preset\tbackbone\tparams\tL\tms/step\ttokens/s\tmemory MiB\tbackend\tdevice\t")
+	fmt.Fprintf(stdout, rowFormat, "preset", "backbone", "params", "L", "ms/step", "tokens/s", "memory MiB", "backend", "device")
 	for _, p := range presets {
 		lengths := fixedLengths
 		if lengths == nil {
@@ -78,20 +76,23 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		for _, bb := range backbones {
-			benchModel(tw, *backend, p, bb, lengths, *repeat, *seed)
-			tw.Flush()
+			benchModel(stdout, *backend, p, bb, lengths, *repeat, *seed)
 		}
 	}
 	return nil
 }
 
+// rowFormat lays the table out in fixed columns so rows can be printed as
+// soon as each point is measured (a 1.3b point at 64K takes a while).
+const rowFormat = "%-6s %-12s %8s %6v %10v %10v %11v  %-7s %s\n"
+
 // benchModel times one preset and backbone at each length, writing a row
 // per length; a failure (out of memory, say) becomes that row's message.
-func benchModel(tw *tabwriter.Writer, kind, preset, backbone string, lengths []int, repeat int, seed uint64) {
+func benchModel(w io.Writer, kind, preset, backbone string, lengths []int, repeat int, seed uint64) {
 	cfg, _ := models.Preset(preset, backbone)
 	params := fmt.Sprintf("%.1fM", float64(models.ParamCount(cfg))/1e6)
 	fail := func(l int, err error) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\terror: %s\t\t\t\t\t\n", preset, backbone, params, l, oneLine(err.Error()))
+		fmt.Fprintf(w, "%-6s %-12s %8s %6d  error: %s\n", preset, backbone, params, l, oneLine(err.Error()))
 	}
 	b, _, err := engine.Open(kind)
 	if err != nil {
@@ -113,8 +114,8 @@ func benchModel(tw *tabwriter.Writer, kind, preset, backbone string, lengths []i
 		if pm, ok := b.(peakMemory); ok {
 			used = pm.PeakMemory()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%.0f\t%.0f\t%s\t%s\t\n", preset, backbone, params, l, ms,
-			float64(l)/(ms/1000), float64(used)/(1<<20), b.Name(), b.Device())
+		fmt.Fprintf(w, rowFormat, preset, backbone, params, l, fmt.Sprintf("%.2f", ms),
+			fmt.Sprintf("%.0f", float64(l)/(ms/1000)), fmt.Sprintf("%.0f", float64(used)/(1<<20)), b.Name(), b.Device())
 	}
 }
 
