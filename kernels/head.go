@@ -136,21 +136,24 @@ func SampleHead(logits []float32, params HeadParams, u float32, work []float32) 
 		}
 	}
 
+	// Entropy without a logarithm per token: ln p'_i = ln p_i − ln Z' and
+	// ln p_i = (z_i − max z)/T − ln Σe, so
+	// −Σ p' ln p' = ln(Σe · Z') − Σ p'_i (z_i − max z)/T.
 	top := make([]Candidate, 0, max(params.TopN, 2))
-	var entropy float64
+	var meanLogit float64
 	for i, p := range probs {
 		if p < thr {
 			continue
 		}
 		q := float64(p) / kept
-		entropy -= q * math.Log(q)
+		meanLogit += q * (float64(logits[i]) - float64(mx)) * invTemp
 		top = insertCandidate(top, Candidate{Token: int32(i), Prob: float32(q)})
 	}
 	res := HeadResult{
 		Token:   int32(token),
 		Prob:    float32(float64(probs[token]) / kept),
 		Margin:  top[0].Prob,
-		Entropy: float32(entropy),
+		Entropy: float32(max(0, math.Log(sum*kept)-meanLogit)),
 	}
 	if len(top) > 1 {
 		res.Margin = top[0].Prob - top[1].Prob
