@@ -38,7 +38,7 @@ var (
 	stepLadder   = []int{1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024}
 	topKLadder   = []int{0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000}
 	blockLadder  = []int{0, 4, 8, 16, 32, 64, 128, 256}
-	lengthLadder = []int{8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024}
+	lengthLadder = []int{0, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024}
 )
 
 // climb moves v one rung along a sorted ladder in direction dir; a value
@@ -187,15 +187,13 @@ func (c *controls) view(s styles, width, height int) string {
 	lines = append(lines, s.title.Render(ansi.Truncate(title, width, "…")))
 	for i, r := range c.rows {
 		val := r.show(&c.s)
-		nameW := 13
+		nameW := 12
 		room := max(width-nameW-2, 1)
 		val = ansi.Truncate(val, room, "…")
 		line := fmt.Sprintf("%-*s %s", nameW, r.name, val)
 		switch {
 		case c.focused && i == c.row:
 			line = s.focused.Render(padRight("▸"+line, width))
-		case i == c.row:
-			line = s.label.Render(" ") + s.value.Render(line)
 		default:
 			line = " " + s.label.Render(fmt.Sprintf("%-*s ", nameW, r.name)) + s.value.Render(val)
 		}

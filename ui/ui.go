@@ -21,13 +21,10 @@ type Options struct {
 	Compare    bool     // compare the built-in backbones side by side
 	Backend    string   // auto, cpu or gpu
 	Prompt     string
-	Length     int // tokens to generate after the prompt
+	Length     int // masks appended after the prompt (0: only the prompt's [MASK:n] spans)
 	Sampling   engine.Options
 	Theme      string // a theme name; "" uses the config file or the default
 }
-
-// DefaultLength is used when Options.Length is 0.
-const DefaultLength = 64
 
 // Run opens the playground on the terminal and returns when the user quits.
 func Run(o Options) error {
@@ -44,11 +41,8 @@ func Run(o Options) error {
 // configure checks the options and resolves models, theme and tokenizer.
 func configure(o Options) (appConfig, error) {
 	cfg := appConfig{prompt: o.Prompt, length: o.Length, opts: o.Sampling}
-	if cfg.length == 0 {
-		cfg.length = DefaultLength
-	}
 	if cfg.length < 0 {
-		return cfg, fmt.Errorf("--length must be positive, got %d", cfg.length)
+		return cfg, fmt.Errorf("--length must not be negative, got %d", cfg.length)
 	}
 	if cfg.opts == (engine.Options{}) {
 		cfg.opts = engine.DefaultOptions()

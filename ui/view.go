@@ -44,7 +44,7 @@ type geometry struct {
 func (a *app) geometry() geometry {
 	g := geometry{bodyTop: headerRows}
 	g.sideW = 26
-	if a.width >= 100 {
+	if a.width >= 80 {
 		g.sideW = 32
 	}
 	if a.insp.open {
@@ -68,7 +68,7 @@ func (a *app) geometry() geometry {
 	g.textH = g.bodyH - 2
 	g.textTop = g.bodyTop + 1
 	if a.cfg.compare {
-		g.textH -= 2 // title and stats lines
+		g.textH -= 3 // title and two stats lines
 		g.textTop++
 	}
 	g.inspTop = g.bodyTop + g.bodyH
@@ -109,7 +109,7 @@ func (a *app) View() string {
 	case a.showHelp:
 		rows = append(rows, a.helpView(g.bodyH+g.inspH))
 	case a.editor.open:
-		body := a.styles.panelFocused.Width(a.width - 2).Height(g.bodyH + g.inspH - 2).
+		body := a.styles.panelFocused.Padding(0, 1).Width(a.width - 2).Height(g.bodyH + g.inspH - 2).
 			Render(a.editor.view(a.styles, a.width-4))
 		rows = append(rows, body)
 	default:
@@ -144,10 +144,13 @@ func fitScreen(view string, width, height int) string {
 
 func (a *app) headerView() string {
 	s := a.styles
-	left := s.title.Render("diffuapriel") + s.label.Render(" · ") + s.value.Render(a.play.stateLabel(a.bounds()))
+	left := s.title.Render("diffuapriel")
 	if a.cfg.compare {
 		left += s.label.Render(fmt.Sprintf(" · compare %d models", len(a.panes)))
+	} else {
+		left += s.label.Render(" · ") + s.value.Render(a.panes[0].src.name)
 	}
+	left += s.label.Render(" · theme " + s.theme.Name)
 	right := ""
 	if a.notice != "" {
 		room := a.width - ansi.StringWidth(left) - 2
@@ -193,8 +196,9 @@ func (a *app) paneView(i int, p *pane, g geometry) string {
 	lines = append(lines, a.paneText(i, p, w, g.textH)...)
 	if a.cfg.compare {
 		st := p.stats(a.play.cursor)
-		stats := fmt.Sprintf("%.1f ms/step · %.0f tok/s · %d calls · %s · %s", st.msPerStep, st.tokensPerS, st.calls, p.backend, p.device)
-		lines = append(lines, s.label.Render(truncate(stats, w)))
+		rate := fmt.Sprintf("%.1f ms/step · %.0f tok/s", st.msPerStep, st.tokensPerS)
+		where := fmt.Sprintf("%d calls · %s: %s", st.calls, p.backend, p.device)
+		lines = append(lines, s.value.Render(truncate(rate, w)), s.label.Render(truncate(where, w)))
 	}
 	box := s.panel
 	if a.cfg.compare && i == a.insp.pane && a.insp.open {
@@ -300,14 +304,13 @@ func (a *app) statusView() string {
 		p := a.panes[0]
 		parts = append(parts, p.src.name)
 		if p.ready() {
-			parts = append(parts, humanCount(p.params)+" params", p.backend+": "+p.device,
-				"mem "+humanBytes(p.memUsed)+" / "+humanBytes(p.memTotal))
+			parts = append(parts, humanCount(p.params)+" params")
 			if f := a.frameOf(p); f != nil && f.lastEv != nil {
 				parts = append(parts, "step "+millis(f.lastEv.Forward))
 			}
+			parts = append(parts, "mem "+humanBytes(p.memUsed)+" / "+humanBytes(p.memTotal), p.backend+": "+p.device)
 		}
 	}
-	parts = append(parts, "theme "+s.theme.Name)
 	var styled []string
 	for _, part := range parts {
 		styled = append(styled, s.bar.Render(part))
@@ -326,7 +329,8 @@ func (a *app) helpView(height int) string {
 	for _, group := range a.keys.FullHelp() {
 		all = append(all, group...)
 	}
-	rows := max(height-2, 1)
+	ncols := (len(all) + max(height-2, 1) - 1) / max(height-2, 1)
+	rows := (len(all) + ncols - 1) / ncols
 	var cols [][]key.Binding
 	for len(all) > 0 {
 		n := min(rows, len(all))
