@@ -17,7 +17,8 @@ type traceSpec struct {
 	prompt    string
 	length    int
 	opts      engine.Options
-	steerAt   int // > 0: after this many events, pane 0 pins one position and re-masks another
+	steerAt   int    // > 0: after this many events, pane 0 pins one position and re-masks another
+	model     string // display name of every pane; "": the config's name
 }
 
 // recordTrace runs the generation and writes it with engine.NewTraceWriter,
@@ -51,7 +52,11 @@ func recordTrace(t testing.TB, s traceSpec) []byte {
 			t.Fatal(err)
 		}
 		runs = append(runs, run)
-		panes = append(panes, engine.PaneInfo{Model: cfg.Name, Path: "init:tiny:" + bb,
+		name := cfg.Name
+		if s.model != "" {
+			name = s.model
+		}
+		panes = append(panes, engine.PaneInfo{Model: name, Path: "init:tiny:" + bb,
 			Params: models.ParamCount(cfg), Backend: b.Name(), Device: b.Device(), Config: cfg})
 	}
 	var buf bytes.Buffer
@@ -142,6 +147,14 @@ func compareTrace(t testing.TB) *engine.Trace {
 	o.BlockLength = 8
 	return cachedTrace(t, "compare", traceSpec{backbones: []string{models.BackboneMamba, models.BackboneTransformer},
 		prompt: "Once upon a [MASK:4] there", length: 16, opts: o})
+}
+
+// hostileTrace carries markup and script in the prompt and the model name,
+// as untrusted text a page must show as text.
+func hostileTrace(t testing.TB) *engine.Trace {
+	return cachedTrace(t, "hostile", traceSpec{backbones: []string{models.BackboneHybrid},
+		prompt: "Hi </script><script>alert(1)</script><img src=x onerror=alert(2)> & \"q\" \u2028 <!-- end",
+		length: 10, opts: options("margin", 5), model: "<b>evil</b></title><script>alert(3)</script>"})
 }
 
 // The walker must reproduce History.CanvasAt at every frame, steering
