@@ -34,20 +34,23 @@ type HeadResult struct {
 // the samplers rank by. Definition (the CUDA head implements the same):
 //
 //  1. z = logits with z[MaskID] = −∞ (SUBS). T = Temperature, or 1 when
-//     Temperature <= 0. p = softmax(z/T): e_i = exp((z_i − max z)/T) in
-//     float64, rounded to float32; p_i = float32(e_i · (1/Σe)) with the sum
-//     of the unrounded e_i in float64.
-//  2. Filtering. kept starts as {i : p_i > 0}. Top-k (0 < TopK < V): keep
-//     p_i >= the TopK-th largest p. Then top-p (0 < TopP < 1): with Z the
-//     mass kept so far, keep p_i >= thr where thr is the largest value such
-//     that Σ_{kept, p >= thr} p >= TopP·Z. Ties at a threshold are kept.
-//  3. p' = p / Z' over kept tokens, Z' = Σ_kept p.
+//     Temperature <= 0. Weights w_i = float32(exp((z_i − max z)/T)), the
+//     exponential in float64; w of the mask token is 0. p = w / Σw is
+//     softmax(z/T); every step below works on w, as scaling by 1/Σw changes
+//     neither order, ties nor ratios.
+//  2. Filtering. kept starts as {i : w_i > 0}. Top-k (0 < TopK < V): keep
+//     w_i >= the TopK-th largest kept w. Then top-p (0 < TopP < 1): with W
+//     the weight kept so far, keep w_i >= thr where thr is the largest value
+//     such that Σ_{kept, w >= thr} w >= TopP·W. Ties at a threshold are kept.
+//  3. W' = Σ_kept w (float64) and p' = w / W' over kept tokens.
 //  4. Token: greedy (Temperature <= 0) takes argmax z, the lowest index on
 //     ties. Otherwise inverse CDF in vocabulary order: the smallest kept i
-//     with Σ_{kept j <= i} p_j > u·Z' (float64 sums), or the last kept token
+//     with Σ_{kept j <= i} w_j > u·W' (float64 sums), or the last kept token
 //     when rounding leaves none.
-//  5. Prob = p'(Token); Margin = p'top1 − p'top2; Entropy = −Σ_kept p' ln p';
-//     Top = the TopN kept tokens of highest p', descending, ties by lower index.
+//  5. Prob = p'(Token); Margin = p'top1 − p'top2; Entropy = −Σ_kept p' ln p',
+//     computed as ln W' − Σ_kept p'_i (z_i − max z)/T (ln w_i is exactly
+//     (z_i − max z)/T before rounding, so no logarithm per token); Top = the
+//     TopN kept tokens of highest p', descending, ties by lower index.
 //
 // Cost is O(V) expected: thresholds come from selection, never a full sort.
 // work is scratch of at least 2·V floats (nil allocates). An error means no
@@ -57,7 +60,7 @@ func SampleHead(logits []float32, params HeadParams, u float32, work []float32) 
 	if len(work) < 2*V {
 		work = make([]float32, 2*V)
 	}
-	probs, sel := work[:V], work[V:2*V]
+	weights, sel := work[:V], work[V:2*V]
 
 	mx, argmax := float32(math.Inf(-1)), -1
 	for i, z := range logits {
@@ -74,86 +77,71 @@ func SampleHead(logits []float32, params HeadParams, u float32, work []float32) 
 	if argmax < 0 {
 		return HeadResult{}, fmt.Errorf("no token has a finite logit")
 	}
-	temp := float64(params.Temperature)
-	if temp <= 0 {
-		temp = 1
+	invTemp := 1.0
+	if params.Temperature > 0 {
+		invTemp = 1 / float64(params.Temperature)
 	}
-	// One exponential per token: probs first holds e_i, then e_i / sum.
-	var sum float64
-	invTemp := 1 / temp
 	for i, z := range logits {
-		if i == params.MaskID {
-			probs[i] = 0
-			continue
-		}
-		e := math.Exp((float64(z) - float64(mx)) * invTemp)
-		probs[i] = float32(e)
-		sum += e
+		weights[i] = float32(math.Exp((float64(z) - float64(mx)) * invTemp))
 	}
-	invSum := 1 / sum
-	for i, e := range probs {
-		probs[i] = float32(float64(e) * invSum)
+	if params.MaskID >= 0 && params.MaskID < V {
+		weights[params.MaskID] = 0
 	}
 
-	// thr is the smallest p a kept token may have; p > 0 always applies.
+	// thr is the smallest weight a kept token may have; w > 0 always applies.
 	thr := float32(math.SmallestNonzeroFloat32)
 	if params.TopK > 0 && params.TopK < V {
-		n := keptValues(sel, probs, thr)
+		n := keptValues(sel, weights, thr)
 		if params.TopK < n {
 			thr = max(thr, largestThreshold(sel[:n], float64(params.TopK), false))
 		}
 	}
 	if params.TopP > 0 && params.TopP < 1 {
-		n := keptValues(sel, probs, thr)
+		n := keptValues(sel, weights, thr)
 		var mass float64
-		for _, p := range sel[:n] {
-			mass += float64(p)
+		for _, w := range sel[:n] {
+			mass += float64(w)
 		}
 		thr = max(thr, largestThreshold(sel[:n], float64(params.TopP)*mass, true))
 	}
 
-	var kept float64
+	// One pass over the kept tokens: their total weight, the last of them,
+	// the TopN best and Σ w_i·(z_i − max z)/T for the entropy.
+	top := make([]Candidate, 0, max(params.TopN, 2))
+	var kept, weightedLogit float64
 	lastKept := -1
-	for i, p := range probs {
-		if p >= thr {
-			kept += float64(p)
-			lastKept = i
+	for i, w := range weights {
+		if w < thr {
+			continue
 		}
+		kept += float64(w)
+		weightedLogit += float64(w) * (float64(logits[i]) - float64(mx)) * invTemp
+		lastKept = i
+		top = insertCandidate(top, Candidate{Token: int32(i), Prob: w})
 	}
 	token := argmax
 	if params.Temperature > 0 {
 		target, cum := float64(u)*kept, 0.0
 		token = lastKept
-		for i, p := range probs {
-			if p < thr {
+		for i, w := range weights {
+			if w < thr {
 				continue
 			}
-			cum += float64(p)
+			cum += float64(w)
 			if cum > target {
 				token = i
 				break
 			}
 		}
 	}
-
-	// Entropy without a logarithm per token: ln p'_i = ln p_i − ln Z' and
-	// ln p_i = (z_i − max z)/T − ln Σe, so
-	// −Σ p' ln p' = ln(Σe · Z') − Σ p'_i (z_i − max z)/T.
-	top := make([]Candidate, 0, max(params.TopN, 2))
-	var meanLogit float64
-	for i, p := range probs {
-		if p < thr {
-			continue
-		}
-		q := float64(p) / kept
-		meanLogit += q * (float64(logits[i]) - float64(mx)) * invTemp
-		top = insertCandidate(top, Candidate{Token: int32(i), Prob: float32(q)})
+	for i := range top {
+		top[i].Prob = float32(float64(top[i].Prob) / kept)
 	}
 	res := HeadResult{
 		Token:   int32(token),
-		Prob:    float32(float64(probs[token]) / kept),
+		Prob:    float32(float64(weights[token]) / kept),
 		Margin:  top[0].Prob,
-		Entropy: float32(max(0, math.Log(sum*kept)-meanLogit)),
+		Entropy: float32(max(0, math.Log(kept)-weightedLogit/kept)),
 	}
 	if len(top) > 1 {
 		res.Margin = top[0].Prob - top[1].Prob
@@ -162,12 +150,12 @@ func SampleHead(logits []float32, params HeadParams, u float32, work []float32) 
 	return res, nil
 }
 
-// keptValues copies the probabilities >= thr into dst and returns how many.
-func keptValues(dst, probs []float32, thr float32) int {
+// keptValues copies the weights >= thr into dst and returns how many.
+func keptValues(dst, weights []float32, thr float32) int {
 	n := 0
-	for _, p := range probs {
-		if p >= thr {
-			dst[n] = p
+	for _, w := range weights {
+		if w >= thr {
+			dst[n] = w
 			n++
 		}
 	}

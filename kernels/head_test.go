@@ -97,7 +97,8 @@ func TestSampleHeadRejectsBrokenLogits(t *testing.T) {
 	}
 }
 
-// bruteHead is SampleHead's definition written with full sorts.
+// bruteHead is SampleHead's definition written with full sorts and a
+// logarithm per token.
 func bruteHead(logits []float32, p HeadParams, u float32) HeadResult {
 	V := len(logits)
 	temp := float64(p.Temperature)
@@ -110,17 +111,11 @@ func bruteHead(logits []float32, p HeadParams, u float32) HeadResult {
 			mx, arg = float64(z), i
 		}
 	}
-	var sum float64
-	for i, z := range logits {
-		if i != p.MaskID {
-			sum += math.Exp((float64(z) - mx) / temp)
-		}
-	}
+	// probs holds the unnormalised weights w of the definition.
 	probs := make([]float32, V)
 	for i, z := range logits {
 		if i != p.MaskID {
-			e := float32(math.Exp((float64(z) - mx) / temp))
-			probs[i] = float32(float64(e) / sum)
+			probs[i] = float32(math.Exp((float64(z) - mx) / temp))
 		}
 	}
 	keep := make([]bool, V)
