@@ -160,7 +160,7 @@ func TestSaveShardedRoundTrip(t *testing.T) {
 		cfg := microConfig(t, BackboneHybrid)
 		w := RandomInit(cfg, 9)
 		dir := filepath.Join(t.TempDir(), "ck")
-		if err := SaveSharded(dir, w, dtype, 1500, false); err != nil {
+		if err := SaveSharded(dir, w, dtype, 500, false); err != nil {
 			t.Fatal(err)
 		}
 		shards, _ := filepath.Glob(filepath.Join(dir, "model-*-of-*.safetensors"))
@@ -179,7 +179,7 @@ func TestSaveShardedRoundTrip(t *testing.T) {
 			sameWeights(t, w, ck.Weights, tol)
 			ck.Close()
 		}
-		if err := SaveSharded(dir, w, dtype, 1500, false); err == nil {
+		if err := SaveSharded(dir, w, dtype, 500, false); err == nil {
 			t.Error("SaveSharded overwrote without force")
 		} else {
 			wantError(t, err, "exists; pass --force to overwrite")
@@ -204,7 +204,7 @@ func TestSaveShardedRoundTrip(t *testing.T) {
 // shard names.
 func shardedDir(t *testing.T) (string, []string) {
 	dir := t.TempDir()
-	if err := SaveSharded(dir, RandomInit(microConfig(t, BackboneMamba), 2), F32, 1500, true); err != nil {
+	if err := SaveSharded(dir, RandomInit(microConfig(t, BackboneMamba), 2), F32, 500, true); err != nil {
 		t.Fatal(err)
 	}
 	shards, _ := filepath.Glob(filepath.Join(dir, "model-*-of-*.safetensors"))

@@ -10,17 +10,19 @@ import (
 	"testing"
 )
 
-// microConfig is a valid config far smaller than the tiny preset (a few
-// thousand parameters), so corruption tests and fuzz inputs stay small.
+// microConfig is a valid config far smaller than the tiny preset (about a
+// thousand parameters, mostly the fixed 256-wide sigma features), so
+// corruption tests and fuzz inputs stay small: fuzzing minimizes every
+// interesting input, which takes time proportional to its size.
 func microConfig(t testing.TB, backbone string) *Config {
 	t.Helper()
 	c, err := Preset("tiny", backbone)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.VocabSize, c.MaskTokenID, c.EOSTokenID = 24, 23, 22
-	c.DModel, c.CondDim, c.NLayers = 8, 4, 2
-	c.Mamba = MambaConfig{DState: 4, DConv: 4, Expand: 2, HeadDim: 4, NGroups: 1, ChunkSize: 4}
+	c.VocabSize, c.MaskTokenID, c.EOSTokenID = 8, 7, 6
+	c.DModel, c.CondDim, c.NLayers = 4, 2, 2
+	c.Mamba = MambaConfig{DState: 2, DConv: 4, Expand: 2, HeadDim: 4, NGroups: 1, ChunkSize: 4}
 	c.Attention.NHeads = 2
 	c.TieEmbeddings = false
 	c.Name = "micro-" + backbone

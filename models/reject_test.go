@@ -51,6 +51,16 @@ func rebuild(t *testing.T, data []byte, edit func(ts []rawTensor, meta map[strin
 	return joinFile(t, out, newBody)
 }
 
+// replaceOnce replaces old in s, failing the test if it is absent (so an
+// edit never silently becomes a no-op).
+func replaceOnce(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if !strings.Contains(s, old) {
+		t.Fatalf("%q not found", old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
 func find(t *testing.T, ts []rawTensor, name string) int {
 	for i := range ts {
 		if ts[i].name == name {
@@ -136,8 +146,8 @@ func TestRejectOffsetsOutOfOrder(t *testing.T) {
 
 func TestRejectOverlappingTensors(t *testing.T) {
 	data := editHeader(t, microBytes(t, BackboneMamba, F32), func(h map[string]any) {
-		// Point sigma_map.mlp.0.bias (16 bytes) into the embedding's bytes.
-		entry(t, h, "sigma_map.mlp.0.bias")["data_offsets"] = []int{16, 32}
+		// Point sigma_map.mlp.0.bias (8 bytes) into the embedding's bytes.
+		entry(t, h, "sigma_map.mlp.0.bias")["data_offsets"] = []int{16, 24}
 	})
 	wantError(t, loadBoth(t, data), "overlap", `"sigma_map.mlp.0.bias"`)
 }
@@ -153,7 +163,7 @@ func TestRejectByteSizeMismatch(t *testing.T) {
 	data := editHeader(t, microBytes(t, BackboneMamba, F32), func(h map[string]any) {
 		entry(t, h, "final.norm.weight")["shape"] = []int{9}
 	})
-	wantError(t, loadBoth(t, data), `"final.norm.weight"`, "holds 32 bytes but shape [9] of F32 needs 36")
+	wantError(t, loadBoth(t, data), `"final.norm.weight"`, "holds 16 bytes but shape [9] of F32 needs 36")
 }
 
 func TestRejectNegativeAndOverflowingShapes(t *testing.T) {
@@ -177,7 +187,7 @@ func TestRejectWrongShape(t *testing.T) {
 		ts[i].shape = []int{ts[i].shape[1], ts[i].shape[0]} // transposed: same bytes, wrong shape
 		return ts
 	})
-	wantError(t, loadBoth(t, data), `"blocks.1.mlp.fc1.weight"`, "has shape [8 16], want [16 8]")
+	wantError(t, loadBoth(t, data), `"blocks.1.mlp.fc1.weight"`, "has shape [4 8], want [8 4]")
 }
 
 func TestRejectMissingTensor(t *testing.T) {
@@ -216,7 +226,7 @@ func TestRejectUnknownDType(t *testing.T) {
 
 func TestRejectUnknownFormat(t *testing.T) {
 	data := rebuild(t, microBytes(t, BackboneMamba, F32), func(ts []rawTensor, meta map[string]any) []rawTensor {
-		meta["config"] = strings.Replace(meta["config"].(string), FormatV1, "diffuapriel/v9", 1)
+		meta["config"] = replaceOnce(t, meta["config"].(string), FormatV1, "diffuapriel/v9")
 		return ts
 	})
 	wantError(t, loadBoth(t, data), "__metadata__.config", `"format"`, "diffuapriel/v9")
@@ -229,7 +239,7 @@ func TestRejectUnknownFormat(t *testing.T) {
 
 func TestRejectBadConfigField(t *testing.T) {
 	data := rebuild(t, microBytes(t, BackboneMamba, F32), func(ts []rawTensor, meta map[string]any) []rawTensor {
-		meta["config"] = strings.Replace(meta["config"].(string), `"d_model":8`, `"d_model":-8`, 1)
+		meta["config"] = replaceOnce(t, meta["config"].(string), `"d_model":4`, `"d_model":-4`)
 		return ts
 	})
 	wantError(t, loadBoth(t, data), "__metadata__.config", `"d_model"`)
@@ -251,8 +261,8 @@ func TestRejectInfInF16(t *testing.T) {
 }
 
 func TestRejectNaNInF32(t *testing.T) {
-	data := setElement(t, microBytes(t, BackboneHybrid, F32), "vocab_embed.weight", 191, math.Float32bits(float32(math.NaN())), 4)
-	wantError(t, loadBoth(t, data), `"vocab_embed.weight"`, "element 191 is NaN")
+	data := setElement(t, microBytes(t, BackboneHybrid, F32), "vocab_embed.weight", 31, math.Float32bits(float32(math.NaN())), 4)
+	wantError(t, loadBoth(t, data), `"vocab_embed.weight"`, "element 31 is NaN")
 }
 
 func TestRejectMalformedHeaders(t *testing.T) {
@@ -294,7 +304,7 @@ func TestLoadBytesValid(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ck.Path != "embedded:micro" || ck.Config.DModel != 8 || ck.Weights.Blocks[1].Attention == nil {
+		if ck.Path != "embedded:micro" || ck.Config.DModel != 4 || ck.Weights.Blocks[1].Attention == nil {
 			t.Errorf("%s: path %q config %+v", dtype, ck.Path, ck.Config)
 		}
 		ck.Close()
