@@ -241,7 +241,8 @@ const headRows = 32
 // Sample runs the forward pass and the head only at q.Positions, in blocks
 // of headRows rows, and draws each position's token with kernels.SampleHead.
 // A queried position whose input is not the mask token carries it over
-// (SUBS): token = input, p = 1, margin 1, entropy 0.
+// (SUBS): token = input, p = 1, margin 1, entropy 0; when no queried
+// position is masked, the forward pass is skipped.
 func (c *CPU) Sample(tokens []int32, sigma float64, q *HeadQuery) ([]PositionStats, error) {
 	if err := c.checkInput(tokens, sigma); err != nil {
 		return nil, err
@@ -249,14 +250,8 @@ func (c *CPU) Sample(tokens []int32, sigma float64, q *HeadQuery) ([]PositionSta
 	if err := c.checkQuery(len(tokens), q); err != nil {
 		return nil, err
 	}
-	final, err := c.forward(tokens, sigma)
-	if err != nil {
-		return nil, err
-	}
 	cfg, s := c.cfg, &c.s
-	V, d := cfg.VocabSize, cfg.DModel
 	stats := make([]PositionStats, len(q.Positions))
-	params := kernels.HeadParams{MaskID: cfg.MaskTokenID, Temperature: q.Temperature, TopK: q.TopK, TopP: q.TopP, TopN: q.TopN}
 	var masked []int // indices into q.Positions that need the head
 	for i, p := range q.Positions {
 		if tok := tokens[p]; int(tok) != cfg.MaskTokenID {
@@ -268,6 +263,15 @@ func (c *CPU) Sample(tokens []int32, sigma float64, q *HeadQuery) ([]PositionSta
 		}
 		masked = append(masked, i)
 	}
+	if len(masked) == 0 {
+		return stats, nil
+	}
+	final, err := c.forward(tokens, sigma)
+	if err != nil {
+		return nil, err
+	}
+	V, d := cfg.VocabSize, cfg.DModel
+	params := kernels.HeadParams{MaskID: cfg.MaskTokenID, Temperature: q.Temperature, TopK: q.TopK, TopP: q.TopP, TopN: q.TopN}
 	workers := c.workers()
 	s.headRows = grow(s.headRows, headRows*d)
 	s.headLogits = grow(s.headLogits, headRows*V)

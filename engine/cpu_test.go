@@ -103,6 +103,11 @@ func TestCPUSampleCarriesOverUnmaskedTokens(t *testing.T) {
 	if stats[1].Pos != 0 || stats[1].Prob <= 0 || stats[1].Prob > 1 {
 		t.Fatalf("masked position: %+v", stats[1])
 	}
+	// Only unmasked positions queried: no head work, same carry-over.
+	only, err := cpu.Sample(tokens, 0.3, &HeadQuery{Positions: []int32{4}, Uniform: []float32{0.5}, Temperature: 1})
+	if err != nil || len(only) != 1 || only[0].Token != 1234 || only[0].Prob != 1 || only[0].Top != nil {
+		t.Fatalf("unmasked-only query: %+v, %v", only, err)
+	}
 }
 
 func TestCPURejectsBadInput(t *testing.T) {
