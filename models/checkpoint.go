@@ -244,6 +244,13 @@ func readShardIndex(path string) (*shardIndex, error) {
 	if err != nil {
 		return nil, err
 	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return nil, fmt.Errorf("%s: malformed index: %v", path, err)
+	}
+	if _, ok := fields["weight_map"]; !ok {
+		return nil, fmt.Errorf("%s: not a shard index (no weight_map); give the .safetensors file, the index or their directory", path)
+	}
 	var idx shardIndex
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -300,6 +300,10 @@ func TestLoadDirectoryErrors(t *testing.T) {
 	wantError(t, err, dir, SingleFileName, IndexFileName)
 	_, err = Load(filepath.Join(dir, "absent.safetensors"))
 	wantError(t, err, "absent.safetensors")
+	js, _ := json.Marshal(microConfig(t, BackboneMamba))
+	os.WriteFile(filepath.Join(dir, ConfigFileName), js, 0o644)
+	_, err = Load(filepath.Join(dir, ConfigFileName))
+	wantError(t, err, ConfigFileName, "not a shard index")
 }
 
 func TestSaveRefusesOverwrite(t *testing.T) {
@@ -360,5 +364,39 @@ func TestSaveRejectsBadWeights(t *testing.T) {
 	wantError(t, Save(path, w, F32, false), "blocks.1.mixer.rev.A_log", "missing")
 	if fileExists(path) {
 		t.Fatal("a rejected save created the file")
+	}
+}
+
+// The engine's golden fixtures are written by the PyTorch exporter
+// (train/diffuapriel/checkpoint.py), single-file and sharded, in every dtype:
+// the Go loader must read them, and re-saving one in its own dtype must keep
+// every value.
+func TestLoadPyTorchExports(t *testing.T) {
+	dirs, _ := filepath.Glob("../engine/testdata/fixtures/*/checkpoint")
+	if len(dirs) == 0 {
+		t.Fatal("no PyTorch-exported fixtures under ../engine/testdata/fixtures")
+	}
+	sharded := false
+	for _, dir := range dirs {
+		ck, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharded = sharded || strings.HasSuffix(ck.Path, IndexFileName)
+		dtype := ck.Weights.VocabEmbed.DType
+		path := filepath.Join(t.TempDir(), "resaved.safetensors")
+		if err := Save(path, ck.Weights, dtype, false); err != nil {
+			t.Fatal(err)
+		}
+		again, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameWeights(t, ck.Weights, again.Weights, 0)
+		again.Close()
+		ck.Close()
+	}
+	if !sharded {
+		t.Error("no sharded fixture among", dirs)
 	}
 }

@@ -182,6 +182,9 @@ func validateEntry(name string, e headerEntry, dataLen int64) (*Tensor, int64, i
 		if s < 0 {
 			return fail("shape %v has a negative dimension", shape)
 		}
+		if uint64(s) > math.MaxInt {
+			return fail("shape %v has a dimension too large for this platform", shape)
+		}
 		hi, lo := bits.Mul64(numel, uint64(s))
 		if hi != 0 || lo > math.MaxInt64/8 {
 			return fail("shape %v overflows", shape)
