@@ -154,7 +154,7 @@ func (c *CPU) mamba(b *cpuBlock, L int) {
 		kernels.MatMulTransB(s.zxbcdt, s.a, m.inProj, L, inDim, d, nil)
 		kernels.CausalConv1dSiLU(s.conv, s.zxbcdt[di:], L, cv, inDim, m.convW, m.convB, cfg.Mamba.DConv, reverse)
 		kernels.DtSoftplus(s.dt, s.zxbcdt[di+cv:], L, nh, inDim, m.dtBias)
-		kernels.SSDSequential(s.y, s.conv, s.conv[di:], s.conv[di+gn:], cv, s.dt, m.negA, m.skipD, dims, reverse)
+		kernels.SSDChunked(s.y, s.conv, s.conv[di:], s.conv[di+gn:], cv, s.dt, m.negA, m.skipD, dims, reverse, cpuSSDChunk)
 		kernels.GatedRMSNorm(s.y, s.y, s.zxbcdt, inDim, m.norm, L, di, cfg.Mamba.NGroups, float32(cfg.NormEps))
 		out := s.mix
 		if reverse {
@@ -166,6 +166,11 @@ func (c *CPU) mamba(b *cpuBlock, L int) {
 		s.mix[i] += v
 	}
 }
+
+// cpuSSDChunk is the CPU scan's block length. Any chunking gives the same y
+// (MODEL.md §2.1), so this ignores the config's chunk_size: 64 was fastest
+// in BenchmarkSSD at both the tiny and the 240m head sizes.
+const cpuSSDChunk = 64
 
 // attention computes the bidirectional RoPE attention mixer of s.a into s.mix.
 func (c *CPU) attention(b *cpuBlock, L int) {

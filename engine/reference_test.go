@@ -295,12 +295,22 @@ func TestCPUMatchesFloat64Reference(t *testing.T) {
 			noTime.TimeConditioning = false
 			wNoTime := *w
 			wNoTime.Config = &noTime
-			tokens := testTokens(cfg, 23, 1)
-			for _, c := range []struct {
-				name  string
-				w     *models.Weights
-				sigma float64
-			}{{"sigma 0.5", w, 0.5}, {"sigma 3, time conditioning off", &wNoTime, 3}} {
+			type refCase struct {
+				name   string
+				w      *models.Weights
+				sigma  float64
+				tokens []int32
+			}
+			cases := []refCase{
+				{"L 23, sigma 0.5", w, 0.5, testTokens(cfg, 23, 1)},
+				{"L 23, sigma 3, time conditioning off", &wNoTime, 3, testTokens(cfg, 23, 1)},
+			}
+			if backbone == models.BackboneMamba {
+				// Longer than the CPU scan's block, so state crosses blocks.
+				cases = append(cases, refCase{"L 150, sigma 1", w, 1, testTokens(cfg, 150, 2)})
+			}
+			for _, c := range cases {
+				tokens := c.tokens
 				cpu := NewCPU(0)
 				if err := cpu.Load(c.w, nil); err != nil {
 					t.Fatal(err)

@@ -22,31 +22,39 @@ func BenchmarkMatMulTransB(b *testing.B) {
 	}
 }
 
-// BenchmarkSSD compares the two scans at the 240m preset's sizes
-// (30 heads of 64, d_state 128, one group), L = 1024.
+// BenchmarkSSD compares the two scans at L = 1024 at the tiny preset's
+// sizes (8 heads of 16, d_state 16) and the 240m preset's (30 heads of 64,
+// d_state 128), one group.
 func BenchmarkSSD(b *testing.B) {
-	r := rand.New(rand.NewPCG(2, 2))
-	dims := SSDDims{L: 1024, NHeads: 30, HeadDim: 64, NGroups: 1, DState: 128}
-	stride := dims.NHeads*dims.HeadDim + 2*dims.DState
-	xbc := randSlice(r, dims.L*stride, 1)
-	dt := make([]float32, dims.L*dims.NHeads)
-	for i := range dt {
-		dt[i] = 0.05
-	}
-	A, D := randSlice(r, dims.NHeads, 1), randSlice(r, dims.NHeads, 1)
-	for i := range A {
-		A[i] = -1 - 8*r.Float32()
-	}
-	y := make([]float32, dims.L*dims.NHeads*dims.HeadDim)
-	x, B, C := xbc, xbc[dims.NHeads*dims.HeadDim:], xbc[dims.NHeads*dims.HeadDim+dims.DState:]
-	b.Run("sequential", func(b *testing.B) {
-		for b.Loop() {
-			SSDSequential(y, x, B, C, stride, dt, A, D, dims, false)
+	for _, dims := range []SSDDims{
+		{L: 1024, NHeads: 8, HeadDim: 16, NGroups: 1, DState: 16},
+		{L: 1024, NHeads: 30, HeadDim: 64, NGroups: 1, DState: 128},
+	} {
+		r := rand.New(rand.NewPCG(2, 2))
+		stride := dims.NHeads*dims.HeadDim + 2*dims.DState
+		xbc := randSlice(r, dims.L*stride, 1)
+		dt := make([]float32, dims.L*dims.NHeads)
+		for i := range dt {
+			dt[i] = 0.05
 		}
-	})
-	b.Run("chunked-256", func(b *testing.B) {
-		for b.Loop() {
-			SSDChunked(y, x, B, C, stride, dt, A, D, dims, false, 256)
+		A, D := randSlice(r, dims.NHeads, 1), randSlice(r, dims.NHeads, 1)
+		for i := range A {
+			A[i] = -1 - 8*r.Float32()
 		}
-	})
+		y := make([]float32, dims.L*dims.NHeads*dims.HeadDim)
+		x, B, C := xbc, xbc[dims.NHeads*dims.HeadDim:], xbc[dims.NHeads*dims.HeadDim+dims.DState:]
+		name := fmt.Sprintf("P=%d,N=%d/", dims.HeadDim, dims.DState)
+		b.Run(name+"sequential", func(b *testing.B) {
+			for b.Loop() {
+				SSDSequential(y, x, B, C, stride, dt, A, D, dims, false)
+			}
+		})
+		for _, chunk := range []int{32, 64, 128} {
+			b.Run(fmt.Sprint(name, "chunked-", chunk), func(b *testing.B) {
+				for b.Loop() {
+					SSDChunked(y, x, B, C, stride, dt, A, D, dims, false, chunk)
+				}
+			})
+		}
+	}
 }

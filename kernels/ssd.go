@@ -65,65 +65,125 @@ func SSDSequential(y, x, B, C []float32, stride int, dt, A, D []float32, dims SS
 }
 
 // SSDChunked computes the same y as SSDSequential with the chunked SSD
-// algorithm (Mamba-2, "ssd_minimal"): the steps, in processing order, are
-// cut into chunks of `chunk` steps (the last may be shorter). With
-// a_u = dt_u·A and cum_i = Σ_{u ≤ i} a_u the decay log within a chunk:
+// algorithm (Mamba-2's "ssd_minimal"): the sequence is cut into blocks of
+// `chunk` consecutive positions (the last may be shorter); the scan visits
+// the blocks in processing order (ascending, or descending when reverse) and
+// carries the state S[HeadDim, DState] from one block to the next. Inside a
+// block, with a_u = dt_u[h]·A[h] and, at block position i, the decay log
+// cum_i = Σ a_u over the block's steps processed up to and including i
+// (a prefix sum forward, a suffix sum in reverse) and total = the sum over
+// the whole block:
 //
-//   - intra-chunk (quadratic form, segment-sum decay):
-//     y_i += Σ_{j ≤ i} exp(cum_i − cum_j) · dt_j · (C_i·B_j) · x_j
-//   - inter-chunk (state entering the chunk):
-//     y_i += exp(cum_i) · S_in · C_i
-//   - state passing to the next chunk (m = chunk length):
-//     S_out = exp(cum_{m−1}) · S_in + Σ_j exp(cum_{m−1} − cum_j) · dt_j · x_j ⊗ B_j
+//   - intra-block (quadratic form with segment-sum decay), over the steps j
+//     processed no later than i (j <= i forward, j >= i in reverse):
+//     y_i += Σ_j exp(cum_i − cum_j) · dt_j · (C_i·B_j) · x_j
+//   - the state entering the block: y_i += exp(cum_i) · S · C_i
+//   - the state leaving it:
+//     S = exp(total) · S + Σ_j exp(total − cum_j) · dt_j · x_j ⊗ B_j
 //
-// plus D[h]·x_i. Every exponent is ≤ 0, so nothing overflows.
+// plus D[h]·x_i. Every exponent is <= 0, so nothing overflows. The products
+// are matrix multiplications (C·Bᵀ per group and block, then per head
+// W·X, C·Sᵀ and (X·w)ᵀ·B), so this is the fast scan for wide heads.
 func SSDChunked(y, x, B, C []float32, stride int, dt, A, D []float32, dims SSDDims, reverse bool, chunk int) {
-	L, H, P, N := dims.L, dims.NHeads, dims.HeadDim, dims.DState
-	headsPerGroup := H / dims.NGroups
-	chunk = max(1, min(chunk, L))
+	L, H, P, N, G := dims.L, dims.NHeads, dims.HeadDim, dims.DState, dims.NGroups
+	Q := max(1, min(chunk, L))
+	blocks := (L + Q - 1) / Q
+	headsPerGroup := H / G
+
+	// Per group and block: CB[i][j] = C_i·B_j ([Q, Q]) and Bᵀ ([N, Q]).
+	cbBuf, btBuf := getScratch(G*blocks*Q*Q), getScratch(G*blocks*N*Q)
+	defer putScratch(cbBuf)
+	defer putScratch(btBuf)
+	cb, bt := *cbBuf, *btBuf
+	ParallelFor(G*blocks, 1, func(_, lo, hi int) {
+		for task := lo; task < hi; task++ {
+			g, blk := task/blocks, task%blocks
+			t0 := blk * Q
+			m := min(Q, L-t0)
+			matMulTransBSerial(cb[task*Q*Q:], Q, C[t0*stride+g*N:], stride, B[t0*stride+g*N:], stride, m, m, N, nil)
+			btBlk := bt[task*N*Q : (task+1)*N*Q]
+			for j := range m {
+				row := B[(t0+j)*stride+g*N : (t0+j)*stride+g*N+N]
+				for n, v := range row {
+					btBlk[n*Q+j] = v
+				}
+			}
+		}
+	})
+
 	ParallelFor(H, 1, func(_, lo, hi int) {
-		buf := getScratch(P*N + chunk)
+		buf := getScratch(Q + 3*P*Q + Q*Q + 2*Q*P + 2*P*N)
 		defer putScratch(buf)
-		S, cum := (*buf)[:P*N], (*buf)[P*N:]
+		w := *buf
+		cum, w := w[:Q], w[Q:]
+		xt, w := w[:P*Q], w[P*Q:]    // x of the block, transposed [P, Q]
+		xwt, w := w[:P*Q], w[P*Q:]   // xt with column j scaled by the state weight
+		wts, w := w[:Q*Q], w[Q*Q:]   // intra-block weights [Q, Q]
+		intra, w := w[:Q*P], w[Q*P:] // [Q, P]
+		inter, w := w[:Q*P], w[Q*P:] // C·Sᵀ [Q, P]
+		S, w := w[:P*N], w[P*N:]
+		dS := w[:P*N]
 		for h := lo; h < hi; h++ {
-			clear(S)
 			g := h / headsPerGroup
-			xAt := func(t int) []float32 { return x[t*stride+h*P : t*stride+h*P+P] }
-			bAt := func(t int) []float32 { return B[t*stride+g*N : t*stride+g*N+N] }
-			for c0 := 0; c0 < L; c0 += chunk {
-				m := min(chunk, L-c0)
+			clear(S)
+			for k := range blocks {
+				blk := k
+				if reverse {
+					blk = blocks - 1 - k
+				}
+				t0 := blk * Q
+				m := min(Q, L-t0)
 				var run float32
-				for i := range m {
-					run += dt[stepTime(c0+i, L, reverse)*H+h] * A[h]
+				for u := range m {
+					i := u
+					if reverse {
+						i = m - 1 - u
+					}
+					run += dt[(t0+i)*H+h] * A[h]
 					cum[i] = run
 				}
-				for i := range m {
-					ti := stepTime(c0+i, L, reverse)
-					ci := C[ti*stride+g*N : ti*stride+g*N+N]
-					yi := y[ti*H*P+h*P : ti*H*P+h*P+P]
-					inDecay := float32(math.Exp(float64(cum[i])))
-					for p := range yi {
-						yi[p] = inDecay * dot(S[p*N:p*N+N], ci)
+				total := run
+				for j := range m {
+					xj := x[(t0+j)*stride+h*P : (t0+j)*stride+h*P+P]
+					for p, v := range xj {
+						xt[p*Q+j] = v
 					}
-					for j := 0; j <= i; j++ {
-						tj := stepTime(c0+j, L, reverse)
-						w := float32(math.Exp(float64(cum[i]-cum[j]))) * dt[tj*H+h] * dot(ci, bAt(tj))
-						axpy(yi, w, xAt(tj))
-					}
-					axpy(yi, D[h], xAt(ti))
 				}
-				total := cum[m-1]
-				outDecay := float32(math.Exp(float64(total)))
-				for i := range S {
-					S[i] *= outDecay
+				cbBlk := cb[(g*blocks+blk)*Q*Q:]
+				for i := range m {
+					row := wts[i*Q : i*Q+m]
+					for j := range row {
+						processedBefore := j <= i
+						if reverse {
+							processedBefore = j >= i
+						}
+						if !processedBefore {
+							row[j] = 0
+							continue
+						}
+						row[j] = float32(math.Exp(float64(cum[i]-cum[j]))) * dt[(t0+j)*H+h] * cbBlk[i*Q+j]
+					}
+				}
+				matMulTransBSerial(intra, P, wts, Q, xt, Q, m, P, m, nil)
+				matMulTransBSerial(inter, P, C[t0*stride+g*N:], stride, S, N, m, P, N, nil)
+				for i := range m {
+					inDecay := float32(math.Exp(float64(cum[i])))
+					xi := x[(t0+i)*stride+h*P : (t0+i)*stride+h*P+P]
+					yi := y[(t0+i)*H*P+h*P : (t0+i)*H*P+h*P+P]
+					for p := range yi {
+						yi[p] = intra[i*P+p] + inDecay*inter[i*P+p] + D[h]*xi[p]
+					}
 				}
 				for j := range m {
-					tj := stepTime(c0+j, L, reverse)
-					w := float32(math.Exp(float64(total-cum[j]))) * dt[tj*H+h]
-					bj := bAt(tj)
-					for p, xp := range xAt(tj) {
-						axpy(S[p*N:p*N+N], w*xp, bj)
+					wj := float32(math.Exp(float64(total-cum[j]))) * dt[(t0+j)*H+h]
+					for p := range P {
+						xwt[p*Q+j] = xt[p*Q+j] * wj
 					}
+				}
+				matMulTransBSerial(dS, N, xwt, Q, bt[(g*blocks+blk)*N*Q:], Q, P, N, m, nil)
+				outDecay := float32(math.Exp(float64(total)))
+				for i := range S {
+					S[i] = outDecay*S[i] + dS[i]
 				}
 			}
 		}
