@@ -46,7 +46,7 @@ func matMulTransBSerial(out []float32, ldo int, a []float32, lda int, b []float3
 // Tile sizes of the work split: one task computes a gemmTileM×gemmTileN
 // block of out.
 const (
-	gemmTileM = 64
+	gemmTileM = 48
 	gemmTileN = 128
 )
 
@@ -71,11 +71,11 @@ func checkGemm(out []float32, ldo int, a []float32, lda int, b []float32, ldb in
 	}
 }
 
-// gemmTile computes out rows [i0,i1) × columns [j0,j1): it seeds the tile
-// with the bias (or zero) and accumulates the product with gonum's serial
-// SIMD dot-product kernel. Tiles are at most 64×128, below gonum's own
-// parallel threshold, so Workers() alone decides the concurrency.
-func gemmTile(out []float32, ldo int, a []float32, lda int, b []float32, ldb int, i0, i1, j0, j1, K int, bias []float32) {
+// gemmTileGonum computes out rows [i0,i1) × columns [j0,j1): it seeds the
+// tile with the bias (or zero) and accumulates the product with gonum's
+// serial SIMD dot-product kernel. Tiles are at most 48×128, below gonum's
+// own parallel threshold, so Workers() alone decides the concurrency.
+func gemmTileGonum(out []float32, ldo int, a []float32, lda int, b []float32, ldb int, i0, i1, j0, j1, K int, bias []float32) {
 	for i := i0; i < i1; i++ {
 		row := out[i*ldo+j0 : i*ldo+j1]
 		if bias != nil {

@@ -25,7 +25,7 @@ func naiveMatMulTransB(a, b []float32, lda, ldb, M, N, K int, bias []float32) []
 
 func TestMatMulTransBMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, s := range [][3]int{{1, 1, 1}, {5, 7, 3}, {4, 4, 4}, {67, 131, 259}, {130, 3, 1000}, {3, 300, 17}} {
+	for _, s := range [][3]int{{1, 1, 1}, {5, 7, 3}, {4, 4, 4}, {67, 131, 259}, {130, 3, 1000}, {3, 300, 17}, {9, 37, 531}, {50, 129, 8}} {
 		M, N, K := s[0], s[1], s[2]
 		a, b, bias := randSlice(r, M*K, 1), randSlice(r, N*K, 1), randSlice(r, N, 1)
 		for _, withBias := range []bool{false, true} {

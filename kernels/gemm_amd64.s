@@ -1,0 +1,105 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Reduce four YMM accumulators A, B, C, D (8 partial sums each) to their
+// four totals in the low XMM of A, in order A, B, C, D. T is a scratch XMM.
+#define REDUCE4(A, B, C, D, XA, XT) \
+	VHADDPS B, A, A \
+	VHADDPS D, C, C \
+	VHADDPS C, A, A \
+	VEXTRACTF128 $1, A, XT \
+	VADDPS XT, XA, XA
+
+// func dotBlock3x4(a *float32, lda int, b *float32, ldb int, k int, out *[12]float32)
+TEXT ·dotBlock3x4(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), R8
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R9
+	MOVQ k+32(FP), CX
+	MOVQ out+40(FP), DX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, CX
+	LEAQ (SI)(R8*1), R10 // a row 1
+	LEAQ (R10)(R8*1), R11 // a row 2
+	LEAQ (DI)(R9*1), R12 // b row 1
+	LEAQ (R12)(R9*1), R13 // b row 2
+	LEAQ (R13)(R9*1), R14 // b row 3
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	XORQ AX, AX
+
+loop3x4:
+	VMOVUPS (DI)(AX*1), Y12
+	VMOVUPS (R12)(AX*1), Y13
+	VMOVUPS (R13)(AX*1), Y14
+	VMOVUPS (R14)(AX*1), Y15
+	VFMADD231PS (SI)(AX*1), Y12, Y0
+	VFMADD231PS (SI)(AX*1), Y13, Y1
+	VFMADD231PS (SI)(AX*1), Y14, Y2
+	VFMADD231PS (SI)(AX*1), Y15, Y3
+	VFMADD231PS (R10)(AX*1), Y12, Y4
+	VFMADD231PS (R10)(AX*1), Y13, Y5
+	VFMADD231PS (R10)(AX*1), Y14, Y6
+	VFMADD231PS (R10)(AX*1), Y15, Y7
+	VFMADD231PS (R11)(AX*1), Y12, Y8
+	VFMADD231PS (R11)(AX*1), Y13, Y9
+	VFMADD231PS (R11)(AX*1), Y14, Y10
+	VFMADD231PS (R11)(AX*1), Y15, Y11
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JB   loop3x4
+
+	REDUCE4(Y0, Y1, Y2, Y3, X0, X12)
+	VMOVUPS X0, (DX)
+	REDUCE4(Y4, Y5, Y6, Y7, X4, X12)
+	VMOVUPS X4, 16(DX)
+	REDUCE4(Y8, Y9, Y10, Y11, X8, X12)
+	VMOVUPS X8, 32(DX)
+	VZEROUPPER
+	RET
+
+// func dotBlock1x4(a *float32, b *float32, ldb int, k int, out *[4]float32)
+TEXT ·dotBlock1x4(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ ldb+16(FP), R9
+	MOVQ k+24(FP), CX
+	MOVQ out+32(FP), DX
+	SHLQ $2, R9
+	SHLQ $2, CX
+	LEAQ (DI)(R9*1), R12
+	LEAQ (R12)(R9*1), R13
+	LEAQ (R13)(R9*1), R14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+
+loop1x4:
+	VMOVUPS (SI)(AX*1), Y4
+	VFMADD231PS (DI)(AX*1), Y4, Y0
+	VFMADD231PS (R12)(AX*1), Y4, Y1
+	VFMADD231PS (R13)(AX*1), Y4, Y2
+	VFMADD231PS (R14)(AX*1), Y4, Y3
+	ADDQ $32, AX
+	CMPQ AX, CX
+	JB   loop1x4
+
+	REDUCE4(Y0, Y1, Y2, Y3, X0, X12)
+	VMOVUPS X0, (DX)
+	VZEROUPPER
+	RET
