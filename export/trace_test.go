@@ -149,10 +149,11 @@ func compareTrace(t testing.TB) *engine.Trace {
 		prompt: "Once upon a [MASK:4] there", length: 16, opts: o})
 }
 
-// hostileTrace carries markup and script in the prompt and the model name,
-// as untrusted text a page must show as text.
+// hostileTrace carries markup and script in the prompt and the model names,
+// as untrusted text a page must show as text; it compares two models and
+// steers the first.
 func hostileTrace(t testing.TB) *engine.Trace {
-	return cachedTrace(t, "hostile", traceSpec{backbones: []string{models.BackboneHybrid},
+	return cachedTrace(t, "hostile", traceSpec{backbones: []string{models.BackboneHybrid, models.BackboneTransformer}, steerAt: 2,
 		prompt: "Hi </script><script>alert(1)</script><img src=x onerror=alert(2)> & \"q\" \u2028 <!-- end",
 		length: 10, opts: options("margin", 5), model: "<b>evil</b></title><script>alert(3)</script>"})
 }
@@ -160,7 +161,7 @@ func hostileTrace(t testing.TB) *engine.Trace {
 // The walker must reproduce History.CanvasAt at every frame, steering
 // included, since both exports draw from it.
 func TestWalkerMatchesCanvasAt(t *testing.T) {
-	for _, tr := range []*engine.Trace{singleTrace(t), compareTrace(t)} {
+	for _, tr := range []*engine.Trace{singleTrace(t), compareTrace(t), hostileTrace(t)} {
 		for p, h := range tr.Panes {
 			w := newPaneWalker(h)
 			for n := 0; ; n++ {
