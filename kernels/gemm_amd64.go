@@ -50,18 +50,21 @@ func gemmTile(out []float32, ldo int, a []float32, lda int, b []float32, ldb int
 				default:
 					dotBlock1x4(&a[i*lda+k0], &b[j*ldb+k0], ldb, vec, (*[4]float32)(acc[:4]))
 				}
+				tail := vec < k1-k0
 				for r := range rows {
-					ar := a[(i+r)*lda+k0+vec : (i+r)*lda+k1]
-					for c := range cols {
-						v := acc[r*4+c] + dot(ar, b[(j+c)*ldb+k0+vec:(j+c)*ldb+k1])
-						o := &out[(i+r)*ldo+j+c]
+					orow := out[(i+r)*ldo+j : (i+r)*ldo+j+cols]
+					for c := range orow {
+						v := acc[r*4+c]
+						if tail {
+							v += dot(a[(i+r)*lda+k0+vec:(i+r)*lda+k1], b[(j+c)*ldb+k0+vec:(j+c)*ldb+k1])
+						}
 						switch {
 						case k0 > 0:
-							v += *o
+							v += orow[c]
 						case bias != nil:
 							v += bias[j+c]
 						}
-						*o = v
+						orow[c] = v
 					}
 				}
 			}
