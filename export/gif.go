@@ -35,7 +35,7 @@ type GIFOptions struct {
 	Columns   int                   // text columns per pane; 0: 64
 	MaxLines  int                   // text lines per pane; 0: 24. Longer text is cut with a "… N more lines" line
 	FontSize  float64               // pixels; 0: 14
-	FPS       float64               // > 0: every frame lasts 1/FPS; 0: the recorded time of each step
+	FPS       float64               // > 0 (at most 50): every frame lasts 1/FPS; 0: the recorded time of each step
 	MinDelay  time.Duration         // shortest frame with recorded timing; 0: 80ms
 	Hold      time.Duration         // how long the last frame stays before the loop restarts; 0: 2s
 	MaxFrames int                   // 0: 1000. A longer trace shows every k-th frame (always the first and last)
@@ -84,8 +84,8 @@ func (o *GIFOptions) defaults() error {
 	if !(o.FontSize >= 6 && o.FontSize <= 72) {
 		return fmt.Errorf("gif: font size must be 6..72 pixels, got %g", o.FontSize)
 	}
-	if !(o.FPS >= 0 && o.FPS <= 100) {
-		return fmt.Errorf("gif: fps must be in (0, 100], got %g", o.FPS)
+	if !(o.FPS >= 0 && o.FPS <= 50) {
+		return fmt.Errorf("gif: fps must be 1..50 (GIF frames last at least 1/50 s), or 0 for the recorded step times; got %g", o.FPS)
 	}
 	if o.MinDelay == 0 {
 		o.MinDelay = 80 * time.Millisecond

@@ -66,9 +66,20 @@ func TestGIFFrameCountSizeAndTiming(t *testing.T) {
 	for i := range tr.Panes[0].Events {
 		tr.Panes[0].Events[i].Forward = time.Millisecond
 	}
-	g := renderGIF(t, tr, GIFOptions{Columns: 40, MaxLines: 10})
+	calls, lastDone := 0, 0
+	progress := func(done, total int) {
+		calls++
+		if done != lastDone+1 || total != events+1 {
+			t.Errorf("progress %d/%d after %d", done, total, lastDone)
+		}
+		lastDone = done
+	}
+	g := renderGIF(t, tr, GIFOptions{Columns: 40, MaxLines: 10, Progress: progress})
 	if len(g.Image) != events+1 {
 		t.Fatalf("%d frames for %d events, want events+1", len(g.Image), events)
+	}
+	if calls != events+1 {
+		t.Errorf("progress called %d times for %d frames", calls, events+1)
 	}
 	// Size: 1 pane of 40 columns at the default 14px font (hinted Go Mono: 8px cells).
 	cell := 8
@@ -188,7 +199,7 @@ func TestGIFCutsLongText(t *testing.T) {
 
 func TestGIFRejectsBadOptions(t *testing.T) {
 	tr := singleTrace(t)
-	for _, o := range []GIFOptions{{Columns: -1}, {FPS: -2}, {FontSize: 1000}, {MaxFrames: 1}, {MaxLines: 100000},
+	for _, o := range []GIFOptions{{Columns: -1}, {FPS: -2}, {FPS: 60}, {FontSize: 1000}, {MaxFrames: 1}, {MaxLines: 100000},
 		{Theme: themes.Theme{Name: "broken", Text: "red"}}} {
 		if err := GIF(&bytes.Buffer{}, tr, o); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("options %+v: err %v, want a one-line error", o, err)

@@ -28,7 +28,7 @@ type HTMLOptions struct {
 	// MaxCandidates bounds the candidates stored for still-masked positions
 	// (each step's proposals for every hidden position grow as length x
 	// steps); past it only the revealed tokens keep theirs, and the page
-	// says so. 0: 2,000,000.
+	// says so. 0: 1,000,000.
 	MaxCandidates int
 }
 
@@ -140,7 +140,7 @@ func buildPage(tr *engine.Trace, o HTMLOptions) (*pageData, error) {
 		o.Tokenizer = tok
 	}
 	if o.MaxCandidates == 0 {
-		o.MaxCandidates = 2_000_000
+		o.MaxCandidates = 1_000_000
 	}
 	c, err := themeColors(o.Theme)
 	if err != nil {
