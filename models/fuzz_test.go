@@ -11,7 +11,9 @@ import (
 // hang or allocate more than the input warrants; every rejection is one line
 // naming the input; and whatever it accepts is fully usable: every tensor
 // decodes to finite values, and re-encoding the model in its stored dtype
-// reproduces the same tensors.
+// reproduces the same tensors. Run it with -fuzzminimizetime 100x: the
+// default minimisation of a several-KB input takes a minute per new input
+// (docs/checkpoints.md).
 func FuzzLoadBytes(f *testing.F) {
 	for i, backbone := range allBackbones {
 		for _, dtype := range allDTypes {
