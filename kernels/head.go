@@ -117,7 +117,9 @@ func SampleHead(logits []float32, params HeadParams, u float32, work []float32) 
 		kept += float64(w)
 		weightedLogit += float64(w) * (float64(logits[i]) - float64(mx)) * invTemp
 		lastKept = i
-		top = insertCandidate(top, Candidate{Token: int32(i), Prob: w})
+		if len(top) < cap(top) || w > top[len(top)-1].Prob {
+			top = insertCandidate(top, Candidate{Token: int32(i), Prob: w})
+		}
 	}
 	token := argmax
 	if params.Temperature > 0 {
@@ -163,13 +165,11 @@ func keptValues(dst, weights []float32, thr float32) int {
 }
 
 // insertCandidate adds c to top (sorted by Prob descending, then Token
-// ascending; capacity is the number kept) when it ranks among them.
+// ascending; capacity is the number kept), dropping the last when full. The
+// caller only passes a c that beats the last of a full top.
 // Candidates arrive in increasing Token order, so an equal Prob ranks after.
 func insertCandidate(top []Candidate, c Candidate) []Candidate {
 	if len(top) == cap(top) {
-		if c.Prob <= top[len(top)-1].Prob {
-			return top
-		}
 		top = top[:len(top)-1]
 	}
 	i := len(top)
