@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -70,10 +71,71 @@ func Load(path string) (*Checkpoint, error) {
 			return nil, fmt.Errorf("%s: no %s or %s in this directory", path, SingleFileName, IndexFileName)
 		}
 	}
+	src := osSource(filepath.Dir(path))
 	if strings.HasSuffix(path, ".json") {
-		return loadSharded(path)
+		return loadSharded(src, filepath.Base(path))
 	}
-	return loadSingle(path)
+	return loadSingle(src, filepath.Base(path))
+}
+
+// LoadFS opens the checkpoint in directory dir of fsys (model.safetensors or
+// the sharded index), for checkpoints built into the binary with go:embed.
+// Files are read into memory; errors name them as label/NAME.
+func LoadFS(fsys fs.FS, dir, label string) (*Checkpoint, error) {
+	src := source{
+		label: func(name string) string { return label + "/" + name },
+		readFile: func(name string) ([]byte, error) {
+			return fs.ReadFile(fsys, path.Join(dir, name))
+		},
+	}
+	src.openTensors = func(c *Checkpoint, name string) (*safetensorsFile, error) {
+		data, err := src.readFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", src.label(name), err)
+		}
+		c.FileBytes += int64(len(data))
+		return parseSafetensors(src.label(name), data)
+	}
+	if _, err := fs.Stat(fsys, path.Join(dir, IndexFileName)); err == nil {
+		return loadSharded(src, IndexFileName)
+	}
+	return loadSingle(src, SingleFileName)
+}
+
+// source is where a checkpoint's files come from: a directory of the file
+// system (tensor files memory-mapped) or an fs.FS such as embedded files.
+type source struct {
+	label       func(name string) string // how messages name a file
+	readFile    func(name string) ([]byte, error)
+	openTensors func(c *Checkpoint, name string) (*safetensorsFile, error)
+}
+
+func osSource(dir string) source {
+	join := func(name string) string { return filepath.Join(dir, name) }
+	return source{
+		label:       join,
+		readFile:    func(name string) ([]byte, error) { return readSmallFile(join(name)) },
+		openTensors: func(c *Checkpoint, name string) (*safetensorsFile, error) { return c.openSafetensors(join(name)) },
+	}
+}
+
+// readSmallFile reads an index or config.json, refusing anything larger
+// than a header could be, so a wrong path never reads gigabytes.
+func readSmallFile(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > maxHeaderBytes {
+		return nil, fmt.Errorf("%s: %d bytes is too large for an index or config (limit %d)", path, info.Size(), maxHeaderBytes)
+	}
+	return os.ReadFile(path)
+}
+
+// exists reports whether a file can be read from the source.
+func (s source) exists(name string) bool {
+	_, err := s.readFile(name)
+	return err == nil
 }
 
 // LoadBytes loads a single-file checkpoint held in memory (e.g. embedded in
@@ -84,7 +146,7 @@ func LoadBytes(name string, data []byte) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := resolveConfig(name, f.metadata, "")
+	cfg, err := resolveConfig(name, f.metadata, source{}, "")
 	if err != nil {
 		return nil, err
 	}
@@ -95,14 +157,15 @@ func LoadBytes(name string, data []byte) (*Checkpoint, error) {
 	return &Checkpoint{Config: cfg, Weights: w, Path: name, FileBytes: int64(len(data))}, nil
 }
 
-func loadSingle(path string) (*Checkpoint, error) {
+func loadSingle(src source, name string) (*Checkpoint, error) {
+	path := src.label(name)
 	ck := &Checkpoint{Path: path}
-	f, err := ck.openSafetensors(path)
+	f, err := src.openTensors(ck, name)
 	if err != nil {
 		ck.Close()
 		return nil, err
 	}
-	cfg, err := resolveConfig(path, f.metadata, filepath.Join(filepath.Dir(path), ConfigFileName))
+	cfg, err := resolveConfig(path, f.metadata, src, ConfigFileName)
 	if err == nil {
 		ck.Config = cfg
 		ck.Weights, err = bindStrict(path, cfg, f.tensors)
@@ -120,8 +183,9 @@ type shardIndex struct {
 	WeightMap map[string]string          `json:"weight_map"`
 }
 
-func loadSharded(indexPath string) (*Checkpoint, error) {
-	idx, err := readShardIndex(indexPath)
+func loadSharded(src source, indexName string) (*Checkpoint, error) {
+	indexPath := src.label(indexName)
+	idx, err := readShardIndex(src, indexName)
 	if err != nil {
 		return nil, err
 	}
@@ -145,17 +209,16 @@ func loadSharded(indexPath string) (*Checkpoint, error) {
 	}
 
 	ck := &Checkpoint{Path: indexPath}
-	dir := filepath.Dir(indexPath)
 	var all []*Tensor
 	var firstMeta map[string]string
 	var totalBytes int64
 	for i, shard := range shardNames {
-		path := filepath.Join(dir, shard)
-		if !fileExists(path) {
+		path := src.label(shard)
+		if !src.exists(shard) {
 			ck.Close()
 			return nil, fmt.Errorf("%s: shard %s listed in weight_map is missing", indexPath, path)
 		}
-		f, err := ck.openSafetensors(path)
+		f, err := src.openTensors(ck, shard)
 		if err != nil {
 			ck.Close()
 			return nil, err
@@ -193,7 +256,7 @@ func loadSharded(indexPath string) (*Checkpoint, error) {
 			return nil, fmt.Errorf("%s: metadata.total_size is %s but the shards hold %d tensor bytes", indexPath, raw, totalBytes)
 		}
 	}
-	cfg, err := resolveConfig(filepath.Join(dir, shardNames[0]), firstMeta, filepath.Join(dir, ConfigFileName))
+	cfg, err := resolveConfig(src.label(shardNames[0]), firstMeta, src, ConfigFileName)
 	if err == nil {
 		ck.Config = cfg
 		ck.Weights, err = bindStrict(indexPath, cfg, all)
@@ -232,17 +295,14 @@ func checkShardNumbering(indexPath string, shardNames []string) error {
 }
 
 // readShardIndex reads and strictly decodes an index file.
-func readShardIndex(path string) (*shardIndex, error) {
-	info, err := os.Stat(path)
+func readShardIndex(src source, name string) (*shardIndex, error) {
+	path := src.label(name)
+	data, err := src.readFile(name)
 	if err != nil {
 		return nil, err
 	}
-	if info.Size() > maxHeaderBytes {
-		return nil, fmt.Errorf("%s: index is %d bytes (limit %d); not a shard index", path, info.Size(), maxHeaderBytes)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	if len(data) > maxHeaderBytes {
+		return nil, fmt.Errorf("%s: index is %d bytes (limit %d); not a shard index", path, len(data), maxHeaderBytes)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
@@ -296,8 +356,12 @@ func (c *Checkpoint) openSafetensors(path string) (*safetensorsFile, error) {
 // none. When both exist they must describe the same model, and a config.json
 // that disagrees is an error naming it, so a stale config.json next to a
 // newer checkpoint is caught rather than silently ignored or obeyed.
-// configJSONPath is "" when there is no directory to look in.
-func resolveConfig(fileName string, metadata map[string]string, configJSONPath string) (*Config, error) {
+// configName is "" when there is no directory to look in.
+func resolveConfig(fileName string, metadata map[string]string, src source, configName string) (*Config, error) {
+	configJSONPath := ""
+	if configName != "" {
+		configJSONPath = src.label(configName)
+	}
 	if format, ok := metadata["format"]; ok && strings.HasPrefix(format, "diffuapriel/") && format != FormatV1 {
 		// Other writers (e.g. transformers' "pt") use this key for their own purposes.
 		return nil, fmt.Errorf("%s: __metadata__.format is %q; this build reads %q", fileName, format, FormatV1)
@@ -310,8 +374,8 @@ func resolveConfig(fileName string, metadata map[string]string, configJSONPath s
 		}
 		fromMeta = c
 	}
-	if configJSONPath != "" {
-		data, err := os.ReadFile(configJSONPath)
+	if configName != "" {
+		data, err := src.readFile(configName)
 		switch {
 		case err == nil:
 			c, err := ParseConfig(data)
