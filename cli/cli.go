@@ -23,6 +23,7 @@ func commands() []command {
 		{"generate", "generate text headlessly and print it", runGenerate},
 		{"init", "write a random-init checkpoint from a preset", runInit},
 		{"bench", "print ms per denoising step for each backbone", runBench},
+		{"export", "render a trace as an animated GIF or a self-contained HTML player", runExport},
 		{"tokenize", "tokenize the training corpora into uint16 token files", runTokenize},
 	}
 }
@@ -97,6 +98,22 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, synopsis stri
 		return usageError{err.Error() + " (see --help)"}
 	}
 	return nil
+}
+
+// parseInterspersed parses flags that may come before or after positional
+// arguments (`export TRACE --gif out.gif`) and returns the positionals.
+func parseInterspersed(fs *flag.FlagSet, args []string, stdout io.Writer, synopsis string) ([]string, error) {
+	var positional []string
+	for {
+		if err := parseFlags(fs, args, stdout, synopsis); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 func oneLine(s string) string {

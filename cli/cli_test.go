@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"image/gif"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,7 @@ func TestGenerateEndToEndWithTrace(t *testing.T) {
 		t.Fatalf("same seed gave %q then %q", stdout, again)
 	}
 	before, _ := os.ReadFile(trace)
-	oneLineError(t, "exists; pass --force", "generate", "--model", model, "--trace", trace)
+	oneLineError(t, "already exists", "generate", "--model", model, "--trace", trace)
 	if after, _ := os.ReadFile(trace); !bytes.Equal(before, after) {
 		t.Fatal("refused run changed the existing trace")
 	}
@@ -185,4 +186,40 @@ func TestTokenizeSplitsAndThins(t *testing.T) {
 	}
 	oneLineError(t, "exists; pass --force", "tokenize", "--data", dir, "--out", out, "--val-out", val)
 	oneLineError(t, "corpus directory", "tokenize", "--data", filepath.Join(dir, "missing"), "--out", out+"2", "--val-out", val+"2")
+}
+
+func TestExportGIFAndHTMLFromTrace(t *testing.T) {
+	model := tinyCheckpoint(t, "transformer")
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "run.jsonl")
+	if status, _, stderr := run("generate", "--model", model, "--backend", "cpu", "--length", "8", "--steps", "4", "--trace", trace); status != 0 {
+		t.Fatal(stderr)
+	}
+	tr, err := readTraceFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gifPath, htmlPath := filepath.Join(dir, "run.gif"), filepath.Join(dir, "run.html")
+	if status, _, stderr := run("export", trace, "--gif", gifPath, "--html", htmlPath, "--fps", "10"); status != 0 {
+		t.Fatal(stderr)
+	}
+	f, err := os.Open(gifPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	anim, err := gif.DecodeAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(tr.Panes[0].Events) + 1; len(anim.Image) != want {
+		t.Fatalf("GIF has %d frames, want %d", len(anim.Image), want)
+	}
+	page, _ := os.ReadFile(htmlPath)
+	if !bytes.Contains(page, []byte("<html")) || bytes.Contains(page, []byte("http://")) {
+		t.Fatal("HTML page is not a self-contained page")
+	}
+	oneLineError(t, "already exists", "export", "--gif", gifPath, trace)
+	oneLineError(t, "exactly one TRACE", "export", "--gif", gifPath)
+	oneLineError(t, "not a trace header", "export", "--html", filepath.Join(dir, "x.html"), model)
 }

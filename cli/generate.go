@@ -4,16 +4,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"diffuapriel/engine"
 	"diffuapriel/models"
+	"diffuapriel/record"
 	"diffuapriel/tokenizer"
 )
 
-func runGenerate(args []string, stdout, stderr io.Writer) error {
+func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	var g generation
 	g.register(fs, "checkpoint: a .safetensors file, an index or a directory (default: the embedded model)")
@@ -31,10 +30,20 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := g.validate(); err != nil {
 		return err
 	}
-	if *tracePath != "" && !*force {
-		if _, err := os.Stat(*tracePath); err == nil {
-			return fmt.Errorf("%s exists; pass --force to overwrite", *tracePath)
+	// The trace streams into a temporary file that replaces the destination
+	// only once the generation has completed; an existing file is refused
+	// before any work is done.
+	var traceFile *record.AtomicFile
+	if *tracePath != "" {
+		if traceFile, err = record.CreateAtomic(*tracePath, *force); err != nil {
+			return err
 		}
+		defer traceFile.Abort()
+		defer func() {
+			if err == nil {
+				err = traceFile.Commit()
+			}
+		}()
 	}
 	tok, err := tokenizer.GPT2()
 	if err != nil {
@@ -63,7 +72,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var trace *traceFile
+	var trace *engine.TraceWriter
 	if *tracePath != "" {
 		header := engine.TraceHeader{
 			Created: time.Now().UTC(), Prompt: g.prompt, Length: g.resolvedLength(), Options: g.opts,
@@ -71,10 +80,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 			Panes: []engine.PaneInfo{{Model: name, Path: ck.Path, Params: models.ParamCount(cfg),
 				Backend: b.Name(), Device: b.Device(), Config: cfg}},
 		}
-		if trace, err = createTrace(*tracePath, header); err != nil {
+		if trace, err = engine.NewTraceWriter(traceFile, header); err != nil {
 			return err
 		}
-		defer trace.abort()
 	}
 	for !run.Done() {
 		ev, err := run.Step()
@@ -82,66 +90,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if trace != nil {
-			if err := trace.w.Step(0, ev); err != nil {
+			if err := trace.Step(0, ev); err != nil {
 				return err
 			}
 		}
 	}
-	if trace != nil {
-		if err := trace.commit(*force); err != nil {
-			return err
-		}
-	}
 	_, err = fmt.Fprintln(stdout, tok.Decode(run.Canvas().Tokens))
 	return err
-}
-
-// traceFile streams a trace into a temporary file beside its destination
-// and renames it into place only when the generation completed, so a failed
-// run never leaves a half trace or clobbers an existing file.
-type traceFile struct {
-	tmp  *os.File
-	dest string
-	w    *engine.TraceWriter
-}
-
-func createTrace(dest string, h engine.TraceHeader) (*traceFile, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("cannot write trace %s: %v", dest, err)
-	}
-	w, err := engine.NewTraceWriter(tmp, h)
-	if err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return nil, err
-	}
-	return &traceFile{tmp: tmp, dest: dest, w: w}, nil
-}
-
-func (t *traceFile) commit(force bool) error {
-	if err := t.tmp.Sync(); err != nil {
-		return fmt.Errorf("writing trace %s: %v", t.dest, err)
-	}
-	if err := t.tmp.Close(); err != nil {
-		return fmt.Errorf("writing trace %s: %v", t.dest, err)
-	}
-	if !force {
-		if _, err := os.Stat(t.dest); err == nil {
-			return fmt.Errorf("%s exists; pass --force to overwrite", t.dest)
-		}
-	}
-	if err := os.Rename(t.tmp.Name(), t.dest); err != nil {
-		return fmt.Errorf("writing trace %s: %v", t.dest, err)
-	}
-	t.tmp = nil
-	return nil
-}
-
-// abort removes the temporary file unless commit already moved it.
-func (t *traceFile) abort() {
-	if t.tmp != nil {
-		t.tmp.Close()
-		os.Remove(t.tmp.Name())
-	}
 }
