@@ -124,6 +124,7 @@ func (h *harness) until(what string, cond func(a *app) bool) {
 		select {
 		case msg := <-h.msgs:
 			h.apply(msg)
+		case <-time.After(10 * time.Millisecond): // cond may depend on other goroutines
 		case <-deadline:
 			h.t.Fatalf("timed out waiting for %s", what)
 		}
@@ -206,4 +207,10 @@ func tinyPreset(t testing.TB, backbone string) *models.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+func tearesize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
+
+func mouseClick(x, y int) tea.MouseMsg {
+	return tea.MouseMsg{X: x, Y: y, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress}
 }

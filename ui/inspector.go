@@ -116,6 +116,9 @@ func (l textLayout) positionNear(line, col, fallback int) int {
 // displayToken shows a token's text with its invisible characters made
 // visible.
 func displayToken(piece string) string {
+	if piece == "" {
+		return "“” (no printable text)"
+	}
 	r := strings.NewReplacer("\n", "⏎", "\t", "⇥")
 	return "“" + r.Replace(piece) + "”"
 }

@@ -172,7 +172,7 @@ func TestControlsKeysRestartGeneration(t *testing.T) {
 func TestSamplerAndScheduleControlsReachTheEngine(t *testing.T) {
 	h := finishedAtEnd(t)
 	h.press("tab", "down", "down", "right") // schedule: loglinear -> linear
-	h.press("down", "right")                 // sampler: confidence -> margin
+	h.press("down", "right")                // sampler: confidence -> margin
 	h.done()
 	s := h.a.controls.s.opts
 	if s.Schedule != "linear" || s.Sampler != "margin" {
