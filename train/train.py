@@ -241,7 +241,7 @@ def train(args):
         progress["tokens"] += tokens_per_step
         window_tokens += tokens_per_step
         if progress["step"] % args.log_every == 0 or progress["step"] == 1:
-            loss_value = float(loss)  # synchronises
+            loss_value = float(loss.detach())  # synchronises
             if not math.isfinite(loss_value):
                 raise RuntimeError(f"loss became {loss_value} at step {progress['step']}")
             now = time.time()
