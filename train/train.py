@@ -68,7 +68,6 @@ def parse_args(argv):
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="bf16 autocast (auto: on CUDA) or plain fp32")
-    p.add_argument("--compile", action="store_true", help="torch.compile the backbone (PyTorch 2)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt if present")
     p.add_argument("--die-after-steps", type=int, default=0, help=argparse.SUPPRESS)  # crash simulation for checks.py
     p.add_argument("--quiet", action="store_true")
@@ -205,8 +204,6 @@ def train(args):
     if args.resume and os.path.exists(state_path):
         progress = load_state(state_path, model, opt, sampler, gen)
         log({"event": "resumed", "step": progress["step"], "tokens": progress["tokens"]})
-    if args.compile:
-        model.hidden = torch.compile(model.hidden)
 
     def evaluate(t_samples):
         ppl, nelbo = elbo_perplexity(model, val, args.batch_size, t_samples, seed=1234, autocast_dtype=autocast_dtype)
