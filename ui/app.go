@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/progress"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/muesli/termenv"
 
 	"diffuapriel/engine"
 	"diffuapriel/models"
@@ -30,6 +31,7 @@ type appConfig struct {
 	newBackend backendFactory
 	tok        tokenRenderer
 	theme      themes.Theme
+	mono       bool // no colours, attributes only (NO_COLOR)
 	prompt     string
 	length     int
 	opts       engine.Options
@@ -62,10 +64,11 @@ type app struct {
 }
 
 func newApp(cfg appConfig) *app {
-	a := &app{cfg: cfg, keys: newKeyMap(), styles: newStyles(cfg.theme), prompt: cfg.prompt,
+	a := &app{cfg: cfg, keys: newKeyMap(), styles: newStyles(cfg.theme, cfg.mono), prompt: cfg.prompt,
 		play: newPlayback(), editor: newEditor(), help: help.New(), heat: true,
 		events: make(chan tea.Msg, 256)}
-	a.loadBar = progress.New(progress.WithSolidFill(string(cfg.theme.Accent)), progress.WithoutPercentage())
+	a.loadBar = newLoadBar(a.styles)
+	a.help.Styles = helpStyles(a.styles)
 	s := settings{opts: cfg.opts, length: cfg.length}
 	var names []string
 	if !cfg.compare {
@@ -351,8 +354,9 @@ func (a *app) key(msg tea.KeyMsg) tea.Cmd {
 }
 
 func (a *app) setTheme(t themes.Theme) {
-	a.styles = newStyles(t)
-	a.loadBar = progress.New(progress.WithSolidFill(string(t.Accent)), progress.WithoutPercentage())
+	a.styles = newStyles(t, a.styles.mono)
+	a.loadBar = newLoadBar(a.styles)
+	a.help.Styles = helpStyles(a.styles)
 }
 
 // followCursor scrolls so the inspector's position is visible.
@@ -365,5 +369,21 @@ func (a *app) followCursor(l textLayout) {
 		a.scroll = line
 	} else if line >= a.scroll+h {
 		a.scroll = line - h + 1
+	}
+}
+
+// newLoadBar is the checkpoint loading bar in the theme's accent colour.
+func newLoadBar(s styles) progress.Model {
+	if s.mono {
+		return progress.New(progress.WithoutPercentage(), progress.WithColorProfile(termenv.Ascii))
+	}
+	return progress.New(progress.WithSolidFill(string(s.theme.Accent)), progress.WithoutPercentage())
+}
+
+// helpStyles draws the key hints and the help overlay in the theme.
+func helpStyles(s styles) help.Styles {
+	return help.Styles{
+		Ellipsis: s.label, ShortKey: s.accent, ShortDesc: s.label, ShortSeparator: s.label,
+		FullKey: s.accent, FullDesc: s.value, FullSeparator: s.label,
 	}
 }

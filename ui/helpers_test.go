@@ -19,9 +19,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// Goldens are compared without colour: attributes (bold, faint,
-	// underline, reverse) still mark every token state.
-	lipgloss.SetColorProfile(termenv.Ascii)
+	// Screens are compared in monochrome mode (what NO_COLOR gives):
+	// attributes (bold, faint, underline, reverse) mark every state, and
+	// the goldens do not depend on a theme's colours.
+	lipgloss.SetColorProfile(termenv.ANSI)
 	lipgloss.SetHasDarkBackground(true)
 	os.Exit(m.Run())
 }
@@ -40,8 +41,22 @@ func cpuFactory() (engine.Backend, string, error) {
 	return testBackend{engine.NewCPU(1)}, "", nil
 }
 
-// testConfig is a small, fast playground on the tiny random-init catalog
-// models: a short prompt, 12 masks, 8 steps, seed 1.
+// tinySources are freshly initialised tiny models of the three backbones:
+// real models, fast on any CPU, and independent of the shipped demo
+// checkpoints, so screens stay fixed when those are retrained.
+func tinySources(t testing.TB) []source {
+	var out []source
+	for _, bb := range []string{models.BackboneMamba, models.BackboneHybrid, models.BackboneTransformer} {
+		cfg := tinyPreset(t, bb)
+		out = append(out, source{name: cfg.Name, path: "init:tiny:" + bb, open: func() (*models.Checkpoint, error) {
+			return &models.Checkpoint{Config: cfg, Weights: models.RandomInit(cfg, 1)}, nil
+		}})
+	}
+	return out
+}
+
+// testConfig is a small, fast playground on the tiny random-init models:
+// a short prompt, 12 masks, 8 steps, seed 1.
 func testConfig(t testing.TB) appConfig {
 	t.Helper()
 	tok, err := tokenizer.GPT2()
@@ -54,7 +69,7 @@ func testConfig(t testing.TB) appConfig {
 	}
 	opts := engine.DefaultOptions()
 	opts.Steps = 8
-	return appConfig{models: catalogSources(), newBackend: cpuFactory, tok: tok, theme: theme,
+	return appConfig{models: tinySources(t), newBackend: cpuFactory, tok: tok, theme: theme, mono: true,
 		prompt: "The quick brown fox", length: 12, opts: opts}
 }
 
@@ -177,21 +192,21 @@ func keyMsg(name string) tea.KeyMsg {
 }
 
 var (
-	millisRe   = regexp.MustCompile(`\d+(\.\d+)?ms`)
-	sparkRe    = regexp.MustCompile(`[▁▂▃▄▅▆▇█]+ #ms`)
-	rateRe     = regexp.MustCompile(`\d+(\.\d+)? ms/step · \d+ tok/s`)
+	millisRe   = regexp.MustCompile(` \d+(\.\d+)?ms`)
+	sparkRe    = regexp.MustCompile("[▁▂▃▄▅▆▇█]+(\x1b\\[0m)? #ms")
+	rateRe     = regexp.MustCompile(`\d+(\.\d+)? ms/step · \d+ tok/s *`)
 	trailingRe = regexp.MustCompile(`(?m) +$`)
 )
 
 // normalize replaces what depends on wall-clock time (step times, the
 // sparkline, throughput) so a screen can be compared with a golden file.
 func normalize(view string) string {
-	view = millisRe.ReplaceAllString(view, "#ms")
+	view = millisRe.ReplaceAllString(view, " #ms")
 	view = sparkRe.ReplaceAllStringFunc(view, func(s string) string {
-		n := len([]rune(strings.TrimSuffix(s, " #ms")))
-		return strings.Repeat("▄", n) + " #ms"
+		bars := strings.TrimRight(s, "\x1b[0m #s")
+		return strings.Repeat("▄", len([]rune(bars))) + strings.TrimPrefix(s, bars)
 	})
-	view = rateRe.ReplaceAllString(view, "# ms/step · # tok/s")
+	view = rateRe.ReplaceAllString(view, "# ms/step · # tok/s ")
 	return trailingRe.ReplaceAllString(view, "")
 }
 

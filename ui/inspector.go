@@ -128,27 +128,30 @@ func (in *inspector) view(s styles, tok tokenRenderer, f *frame, width, height i
 		return ""
 	}
 	pos := in.pos
-	var head []string
-	head = append(head, fmt.Sprintf("pos %d", pos))
-	pi := f.info[pos]
-	switch {
-	case f.tokens[pos] == f.mask:
-		head = append(head, "masked")
-	default:
-		head = append(head, displayToken(tok.Pieces([]int32{f.tokens[pos]})[0])+fmt.Sprintf(" (id %d)", f.tokens[pos]))
+	what := "masked"
+	if f.tokens[pos] != f.mask {
+		what = displayToken(tok.Pieces([]int32{f.tokens[pos]})[0]) + fmt.Sprintf(" (id %d)", f.tokens[pos])
 	}
+	pi := f.info[pos]
+	var origin string
 	switch {
 	case f.fixed[pos]:
-		head = append(head, "prompt (fixed)")
+		origin = "prompt (fixed)"
 	case pi.origin == -2:
-		head = append(head, "pinned by you")
+		origin = "pinned by you"
 	case pi.origin >= 0:
-		head = append(head, fmt.Sprintf("revealed at step %d (event %d)", pi.step, pi.origin+1),
-			fmt.Sprintf("score %.3f", pi.reveal.Score), fmt.Sprintf("p %.3f", pi.reveal.Prob))
+		origin = fmt.Sprintf("revealed at step %d (event %d) · score %.3f · p %.3f", pi.step, pi.origin+1, pi.reveal.Score, pi.reveal.Prob)
+	case len(candidatesAt(f, pos)) > 0:
+		origin = "still masked; the model's candidates so far:"
+	default:
+		origin = "still masked"
 	}
-	lines := []string{s.title.Render("inspector") + "  " + s.value.Render(truncate(strings.Join(head, " · "), width-11))}
+	lines := []string{
+		s.title.Render("inspector") + "  " + s.value.Render(truncate(fmt.Sprintf("pos %d · %s", pos, what), width-11)),
+		"  " + s.label.Render(truncate(origin, width-2)),
+	}
 	cands := candidatesAt(f, pos)
-	if len(cands) == 0 && !f.fixed[pos] && height > 2 {
+	if len(cands) == 0 && !f.fixed[pos] && pi.origin != -2 && len(lines) < height {
 		lines = append(lines, s.label.Render("  no candidates recorded for this position at this step"))
 	}
 	barW := max(width-34, 4)

@@ -8,9 +8,10 @@ import (
 
 // styles are the lipgloss styles built from a theme. Every state that
 // matters is also carried by an attribute (reverse, bold, faint,
-// underline), so it stays visible when colours are off (NO_COLOR).
+// underline), so in monochrome mode (NO_COLOR) the states stay visible.
 type styles struct {
 	theme                      themes.Theme
+	mono                       bool
 	text, dim, mask            lipgloss.Style
 	fresh, cursor              lipgloss.Style
 	heat                       []lipgloss.Style
@@ -21,28 +22,49 @@ type styles struct {
 	timelineDone, timelineTodo lipgloss.Style
 }
 
-func newStyles(t themes.Theme) styles {
-	s := styles{theme: t}
-	s.text = lipgloss.NewStyle().Foreground(t.Text)
-	s.dim = lipgloss.NewStyle().Foreground(t.Dim).Faint(true)
-	s.mask = lipgloss.NewStyle().Foreground(t.Mask)
-	s.fresh = lipgloss.NewStyle().Foreground(t.FreshFG).Background(t.FreshBG).Bold(true)
-	s.cursor = lipgloss.NewStyle().Foreground(t.CursorFG).Background(t.CursorBG).Reverse(false).Underline(true)
-	for _, c := range t.Heat {
-		s.heat = append(s.heat, lipgloss.NewStyle().Foreground(c))
+// newStyles builds the styles of a theme; mono drops every colour and
+// keeps the attributes.
+func newStyles(t themes.Theme, mono bool) styles {
+	fg := func(st lipgloss.Style, c lipgloss.Color) lipgloss.Style {
+		if mono {
+			return st
+		}
+		return st.Foreground(c)
 	}
-	s.accent = lipgloss.NewStyle().Foreground(t.Accent).Bold(true)
-	s.label = lipgloss.NewStyle().Foreground(t.Dim)
-	s.value = lipgloss.NewStyle().Foreground(t.Text)
-	s.focused = lipgloss.NewStyle().Foreground(t.Accent).Bold(true).Reverse(true)
-	s.err = lipgloss.NewStyle().Foreground(t.Error).Bold(true)
-	s.panel = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(t.Border)
-	s.panelFocused = s.panel.BorderForeground(t.Accent)
-	s.title = lipgloss.NewStyle().Foreground(t.Accent).Bold(true)
-	s.bar = lipgloss.NewStyle().Foreground(t.Text).Background(t.Bar)
-	s.barSep = lipgloss.NewStyle().Foreground(t.Dim).Background(t.Bar)
-	s.timelineDone = lipgloss.NewStyle().Foreground(t.Accent)
-	s.timelineTodo = lipgloss.NewStyle().Foreground(t.Border)
+	bg := func(st lipgloss.Style, c lipgloss.Color) lipgloss.Style {
+		if mono {
+			return st
+		}
+		return st.Background(c)
+	}
+	plain := lipgloss.NewStyle()
+	s := styles{theme: t, mono: mono}
+	s.text = fg(plain, t.Text)
+	s.dim = fg(plain, t.Dim).Faint(true)
+	s.mask = fg(plain, t.Mask)
+	s.fresh = bg(fg(plain, t.FreshFG), t.FreshBG).Bold(true).Reverse(mono)
+	s.cursor = bg(fg(plain, t.CursorFG), t.CursorBG).Underline(true)
+	if !mono {
+		for _, c := range t.Heat {
+			s.heat = append(s.heat, fg(plain, c))
+		}
+	}
+	s.accent = fg(plain, t.Accent).Bold(true)
+	s.label = fg(plain, t.Dim)
+	s.value = fg(plain, t.Text)
+	s.focused = fg(plain, t.Accent).Bold(true).Reverse(true)
+	s.err = fg(plain, t.Error).Bold(true)
+	s.panel = plain.Border(lipgloss.RoundedBorder())
+	s.panelFocused = s.panel.Border(lipgloss.ThickBorder())
+	if !mono {
+		s.panel = s.panel.BorderForeground(t.Border)
+		s.panelFocused = s.panel.BorderForeground(t.Accent)
+	}
+	s.title = fg(plain, t.Accent).Bold(true)
+	s.bar = bg(fg(plain, t.Text), t.Bar).Reverse(mono)
+	s.barSep = bg(fg(plain, t.Dim), t.Bar).Reverse(mono)
+	s.timelineDone = fg(plain, t.Accent)
+	s.timelineTodo = fg(plain, t.Border).Faint(mono)
 	return s
 }
 

@@ -9,6 +9,8 @@ import (
 	"fmt"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 
 	"diffuapriel/engine"
 	"diffuapriel/themes"
@@ -32,6 +34,11 @@ func Run(o Options) error {
 	if err != nil {
 		return err
 	}
+	if cfg.mono {
+		// NO_COLOR asks for no colour, not for no emphasis: draw with
+		// attributes only (termenv's ASCII profile would drop those too).
+		lipgloss.SetColorProfile(termenv.ANSI)
+	}
 	a := newApp(cfg)
 	defer a.shutdown()
 	_, err = tea.NewProgram(a, tea.WithAltScreen(), tea.WithMouseCellMotion()).Run()
@@ -40,7 +47,7 @@ func Run(o Options) error {
 
 // configure checks the options and resolves models, theme and tokenizer.
 func configure(o Options) (appConfig, error) {
-	cfg := appConfig{prompt: o.Prompt, length: o.Length, opts: o.Sampling}
+	cfg := appConfig{prompt: o.Prompt, length: o.Length, opts: o.Sampling, mono: termenv.EnvNoColor()}
 	if cfg.length < 0 {
 		return cfg, fmt.Errorf("--length must not be negative, got %d", cfg.length)
 	}

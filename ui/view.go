@@ -43,7 +43,7 @@ type geometry struct {
 
 func (a *app) geometry() geometry {
 	g := geometry{bodyTop: headerRows}
-	g.sideW = 26
+	g.sideW = 28
 	if a.width >= 80 {
 		g.sideW = 32
 	}
