@@ -81,14 +81,47 @@ func TestGPUBenchTable(t *testing.T) {
 				}
 				fmt.Printf("%-6s %-11s %6d %9.2f %10.0f %9.2f %s\n", preset, backbone, L, ms, float64(L)/ms*1e3,
 					float64(used)/(1<<30), graph)
+				if os.Getenv("DIFFUAPRIEL_GPU_PROFILE") != "" {
+					printProfile(t, gpu, cfg, L)
+				}
 			}
 		}
 	}
 }
 
-// benchStep returns the median milliseconds of reps sampling steps at
-// length L, after two untimed ones (warm-up and graph capture).
-func benchStep(gpu *GPU, cfg *models.Config, L, reps int) (float64, error) {
+// printProfile runs one eager step with every launch timed and prints the
+// kernels by total device time.
+func printProfile(t *testing.T, gpu *GPU, cfg *models.Config, L int) {
+	tokens, q := allMasked(cfg, L)
+	times, err := gpu.ProfileSample(tokens, 0.9, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(times))
+	var total float64
+	for n, ms := range times {
+		names = append(names, n)
+		total += ms
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		switch {
+		case times[a] > times[b]:
+			return -1
+		case times[a] < times[b]:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %.2f", n, times[n]))
+	}
+	fmt.Printf("    profile (eager, ms, total %.2f): %s\n", total, strings.Join(parts, ", "))
+}
+
+// allMasked is an all-masked sequence of length L and a query sampling
+// every position at temperature 1.
+func allMasked(cfg *models.Config, L int) ([]int32, *HeadQuery) {
 	rng := rand.New(rand.NewPCG(uint64(L), 1))
 	tokens := make([]int32, L)
 	q := &HeadQuery{Positions: make([]int32, L), Uniform: make([]float32, L), Temperature: 1}
@@ -97,6 +130,13 @@ func benchStep(gpu *GPU, cfg *models.Config, L, reps int) (float64, error) {
 		q.Positions[i] = int32(i)
 		q.Uniform[i] = rng.Float32()
 	}
+	return tokens, q
+}
+
+// benchStep returns the median milliseconds of reps sampling steps at
+// length L, after two untimed ones (warm-up and graph capture).
+func benchStep(gpu *GPU, cfg *models.Config, L, reps int) (float64, error) {
+	tokens, q := allMasked(cfg, L)
 	times := make([]float64, 0, reps)
 	for i := range reps + 2 {
 		start := time.Now()

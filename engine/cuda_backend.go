@@ -19,14 +19,15 @@ import (
 
 // gpuModules lists every kernel module (kernels/<module>.cu) and its entry points.
 var gpuModules = map[string][]string{
-	"embed":     {"embed_gather"},
-	"cond":      {"sigma_features", "linear_vec"},
-	"norm":      {"ln_modulate", "gated_rmsnorm"},
-	"residual":  {"gated_residual"},
-	"gelu":      {"bias_gelu"},
-	"conv":      {"conv1d_silu"},
-	"rope":      {"rope_qk"},
-	"ssd":       {"ssd_chunk", "ssd_state_pass"},
+	"embed":    {"embed_gather"},
+	"cond":     {"sigma_features", "linear_vec"},
+	"norm":     {"ln_modulate", "gated_rmsnorm"},
+	"residual": {"gated_residual"},
+	"gelu":     {"bias_gelu"},
+	"conv":     {"conv1d_silu"},
+	"rope":     {"rope_qk"},
+	"ssd": {"ssd_chunk", "ssd_state_pass", "ssd_tc_state_16_16", "ssd_tc_output_16_16", "ssd_tc_state_32_64",
+		"ssd_tc_output_32_64", "ssd_tc_state_64_64", "ssd_tc_output_64_64", "ssd_tc_state_64_128", "ssd_tc_output_64_128"},
 	"attention": {"attention_hd16", "attention_hd32", "attention_hd48", "attention_hd64", "attention_hd80", "attention_hd96", "attention_hd112", "attention_hd128"},
 	"head":      {"sample_head"},
 }
@@ -68,6 +69,8 @@ type GPU struct {
 	warmL    int
 	graphErr error // why capture failed, if it did; the pass then runs eagerly
 	noGraph  bool
+
+	prof *launchProfile // set while ProfileSample runs
 }
 
 // devBuf is a device allocation that grows on demand.
@@ -774,13 +777,89 @@ func (g *GPU) launch(name string, gx, gy, block, shmem int, args ...any) error {
 	if !ok {
 		return fmt.Errorf("kernel %q not loaded", name)
 	}
-	if err := fn.Launch(gx, gy, 1, block, 1, 1, shmem, g.stream, kernelArgs(args...)); err != nil {
-		return fmt.Errorf("launching %s (grid %dx%d, block %d): %v", name, gx, gy, block, err)
+	return g.profiled(name, func() error {
+		if err := fn.Launch(gx, gy, 1, block, 1, 1, shmem, g.stream, kernelArgs(args...)); err != nil {
+			return fmt.Errorf("launching %s (grid %dx%d, block %d): %v", name, gx, gy, block, err)
+		}
+		return nil
+	})
+}
+
+// linear is blas.linear on device pointers, profiled under name.
+func (g *GPU) linear(name string, out cu.DevicePtr, outType, ldo int, x cu.DevicePtr, ldx int, w cu.DevicePtr, M, N, K int, beta float32) error {
+	return g.profiled(name, func() error {
+		return g.blas.linear(uint64(out), outType, ldo, uint64(x), ldx, uint64(w), M, N, K, beta)
+	})
+}
+
+// rowGrid is the grid of a rows x cols kernel whose blocks of 256 threads
+// stride over columns (x) and rows (y): enough blocks to fill the device,
+// never more than the rows.
+func (g *GPU) rowGrid(rows, cols int) (gx, gy int) {
+	gx = max(1, min((cols+255)/256, 64))
+	gy = max(1, min(rows, g.sms*16/gx, 65535))
+	return gx, gy
+}
+
+// launchProfile times every launch with CUDA events while set (the bench's
+// per-kernel breakdown); the forward pass then runs eagerly.
+type launchProfile struct {
+	marks []profileMark
+}
+
+type profileMark struct {
+	name       string
+	start, end cu.Event
+}
+
+func (g *GPU) profiled(name string, enqueue func() error) error {
+	if g.prof == nil {
+		return enqueue()
+	}
+	start, err := cu.MakeEvent(cu.DefaultEvent)
+	if err != nil {
+		return fmt.Errorf("cuEventCreate: %v", err)
+	}
+	end, err := cu.MakeEvent(cu.DefaultEvent)
+	if err != nil {
+		return fmt.Errorf("cuEventCreate: %v", err)
+	}
+	g.prof.marks = append(g.prof.marks, profileMark{name, start, end})
+	if err := start.Record(g.stream); err != nil {
+		return fmt.Errorf("cuEventRecord: %v", err)
+	}
+	if err := enqueue(); err != nil {
+		return err
+	}
+	if err := end.Record(g.stream); err != nil {
+		return fmt.Errorf("cuEventRecord: %v", err)
 	}
 	return nil
 }
 
-// gridFor is the grid of a grid-stride kernel over n elements.
-func (g *GPU) gridFor(n int64) int {
-	return int(max(1, min((n+255)/256, int64(g.sms)*32)))
+// ProfileSample runs Sample once with every launch timed and returns the
+// device milliseconds per kernel (GEMMs named "gemm <layer>").
+func (g *GPU) ProfileSample(tokens []int32, sigma float64, q *HeadQuery) (map[string]float64, error) {
+	g.prof = &launchProfile{}
+	defer func() { g.prof = nil }()
+	if _, err := g.Sample(tokens, sigma, q); err != nil {
+		return nil, err
+	}
+	times := map[string]float64{}
+	err := g.th.do(func() error {
+		if err := g.stream.Synchronize(); err != nil {
+			return err
+		}
+		for _, m := range g.prof.marks {
+			ms, err := m.start.Elapsed(m.end)
+			if err != nil {
+				return fmt.Errorf("cuEventElapsedTime: %v", err)
+			}
+			times[m.name] += ms
+			cu.DestroyEvent(&m.start)
+			cu.DestroyEvent(&m.end)
+		}
+		return nil
+	})
+	return times, err
 }

@@ -52,6 +52,8 @@ func (g *GPU) step(tokens []int32, sigma float64) error {
 	// pageable copies return once staged, so this is already the case.
 	stream := streamHandle(&g.stream)
 	switch {
+	case g.prof != nil:
+		return g.recordForward(L) // profiling times each launch, so no graph
 	case g.graph != nil && g.graphL == L:
 		return g.graph.launch(stream)
 	case !g.noGraph && g.graphErr == nil && g.warmL == L:
@@ -72,9 +74,23 @@ func (g *GPU) step(tokens []int32, sigma float64) error {
 	}
 }
 
-// ssdChunk picks the scan chunk length: 256 steps, halved (down to 64) while
-// chunks x heads would leave the multiprocessors idle.
+// ssdTCShapes are the (head dim, d_state) pairs the tensor-core scan is
+// built for (SSD_TC_ENTRY in kernels/ssd.cu); other shapes use the
+// recurrent scan.
+var ssdTCShapes = map[[2]int]bool{{16, 16}: true, {32, 64}: true, {64, 64}: true, {64, 128}: true}
+
+// ssdTCChunk is SSD_TC_Q, the tensor-core scan's chunk length.
+const ssdTCChunk = 64
+
+func ssdUsesTC(hd, ds int) bool { return ssdTCShapes[[2]int{hd, ds}] }
+
+// ssdChunk picks the scan chunk length: the tensor-core scan's when it
+// applies, else 256 steps, halved (down to 64) while chunks x heads would
+// leave the multiprocessors idle.
 func (g *GPU) ssdChunk(L int) int {
+	if ssdUsesTC(g.cfg.Mamba.HeadDim, g.cfg.Mamba.DState) {
+		return ssdTCChunk
+	}
 	nh := g.cfg.MambaHeads()
 	q := 256
 	for q > 64 && ((L+q-1)/q)*nh < 2*g.sms {
@@ -149,7 +165,8 @@ func (g *GPU) recordForward(L int) error {
 	if err := g.linearVec(a.mods.ptr, w.adaW, w.adaB, a.cond.ptr, w.modRows, cd, false); err != nil {
 		return err
 	}
-	if err := g.launch("embed_gather", g.gridFor(int64(L*d)), 1, 256, 0, a.h.ptr, w.embed, a.tokens.ptr, L, d); err != nil {
+	gx, gy := g.rowGrid(L, d)
+	if err := g.launch("embed_gather", gx, gy, 256, 0, a.h.ptr, w.embed, a.tokens.ptr, L, d); err != nil {
 		return err
 	}
 	for i := range w.blocks {
@@ -173,13 +190,14 @@ func (g *GPU) recordForward(L int) error {
 		if err := g.lnModulate(a.a.ptr, 0, L, blk.norm2, mod(3), mod(4), eps); err != nil {
 			return err
 		}
-		if err := g.blas.linear(uint64(a.big.ptr), cudaR16BF, blk.hidden, uint64(a.a.ptr), d, uint64(blk.fc1W), L, blk.hidden, d, 0); err != nil {
+		if err := g.linear("gemm fc1", a.big.ptr, cudaR16BF, blk.hidden, a.a.ptr, d, blk.fc1W, L, blk.hidden, d, 0); err != nil {
 			return err
 		}
-		if err := g.launch("bias_gelu", g.gridFor(int64(L*blk.hidden)), 1, 256, 0, a.big.ptr, blk.fc1B, L, blk.hidden); err != nil {
+		gx, gy := g.rowGrid(L, (blk.hidden+1)/2)
+		if err := g.launch("bias_gelu", gx, gy, 256, 0, a.big.ptr, blk.fc1B, L, blk.hidden); err != nil {
 			return err
 		}
-		if err := g.blas.linear(uint64(a.mix.ptr), cudaR32F, d, uint64(a.big.ptr), blk.hidden, uint64(blk.fc2W), L, d, blk.hidden, 0); err != nil {
+		if err := g.linear("gemm fc2", a.mix.ptr, cudaR32F, d, a.big.ptr, blk.hidden, blk.fc2W, L, d, blk.hidden, 0); err != nil {
 			return err
 		}
 		if err := g.gatedResidual(L, mod(5), blk.fc2B); err != nil {
@@ -201,7 +219,8 @@ func (g *GPU) lnModulate(out, rowidx cu.DevicePtr, rows int, weight, shift, scal
 
 func (g *GPU) gatedResidual(L int, gate, bias cu.DevicePtr) error {
 	d := g.cfg.DModel
-	return g.launch("gated_residual", g.gridFor(int64(L*d)), 1, 256, 0, g.act.h.ptr, g.act.mix.ptr, gate, bias, L, d)
+	gx, gy := g.rowGrid(L, d)
+	return g.launch("gated_residual", gx, gy, 256, 0, g.act.h.ptr, g.act.mix.ptr, gate, bias, L, d)
 }
 
 // mambaMixer writes Mamba2_fwd(a) + flip(Mamba2_rev(flip(a))) into act.mix.
@@ -214,11 +233,10 @@ func (g *GPU) mambaMixer(L int, blk *gpuBlock) error {
 	dtRaw := a.big.ptr + cu.DevicePtr((di+cdim)*bf16Size)
 	for dir, mw := range blk.mamba {
 		reverse := dir == 1
-		if err := g.blas.linear(uint64(a.big.ptr), cudaR16BF, P, uint64(a.a.ptr), d, uint64(mw.inProj), L, P, d, 0); err != nil {
+		if err := g.linear("gemm in_proj", a.big.ptr, cudaR16BF, P, a.a.ptr, d, mw.inProj, L, P, d, 0); err != nil {
 			return err
 		}
-		if err := g.launch("conv1d_silu", g.gridFor(int64(L*cdim)), 1, 256, 0, a.xbc.ptr, xbcIn, P, mw.convW, mw.convB,
-			L, cdim, m.DConv, reverse); err != nil {
+		if err := g.conv(a.xbc.ptr, xbcIn, P, mw.convW, mw.convB, L, cdim, m.DConv, reverse, di); err != nil {
 			return err
 		}
 		if err := g.ssdScan(ssdCall{xbc: a.xbc.ptr, dtRaw: dtRaw, dtStride: P, dtBias: mw.dtBias, aLog: mw.aLog,
@@ -234,11 +252,23 @@ func (g *GPU) mambaMixer(L int, blk *gpuBlock) error {
 		if reverse {
 			beta = 1
 		}
-		if err := g.blas.linear(uint64(a.mix.ptr), cudaR32F, d, uint64(a.yg.ptr), di, uint64(mw.outProj), L, d, di, beta); err != nil {
+		if err := g.linear("gemm out_proj", a.mix.ptr, cudaR32F, d, a.yg.ptr, di, mw.outProj, L, d, di, beta); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// conv runs the depthwise conv + SiLU over C channels of in (rows stride
+// apart, starting offset elements into their row): 8 channels per thread
+// when every row segment is 16-byte aligned, else one.
+func (g *GPU) conv(out, in cu.DevicePtr, stride int, w, bias cu.DevicePtr, L, C, K int, reverse bool, offset int) error {
+	if C%8 == 0 && stride%8 == 0 && offset%8 == 0 {
+		gx, gy := g.rowGrid(L, C/8)
+		return g.launch("conv1d_silu_x8", gx, gy, 256, 0, out, in, stride, w, bias, L, C, K, reverse)
+	}
+	gx, gy := g.rowGrid(L, C)
+	return g.launch("conv1d_silu", gx, gy, 256, 0, out, in, stride, w, bias, L, C, K, reverse)
 }
 
 // ssdCall is one SSD scan (kernels/ssd.cu): inputs, outputs and sizes.
@@ -249,47 +279,73 @@ type ssdCall struct {
 	y, states, chunkDA            cu.DevicePtr // [L, nh*hd]; [chunks, nh, hd, ds]; [chunks, nh]
 	L, nh, hd, ds, ngroups, chunk int
 	reverse                       bool
+	hpb                           int // heads per block of the tensor-core scan; 0 chooses
 }
 
-// ssdScan runs the three passes of the chunked scan.
+// ssdScan runs the three passes of the chunked scan: on the tensor cores
+// when the shape has a tensor-core kernel and the chunk is ssdTCChunk,
+// otherwise with the recurrent kernel.
 func (g *GPU) ssdScan(c ssdCall) error {
 	chunks := (c.L + c.chunk - 1) / c.chunk
+	tc := c.chunk == ssdTCChunk && ssdUsesTC(c.hd, c.ds)
+	hpb := c.hpb
+	if hpb == 0 {
+		// Heads of one group share B, C and C·Bᵀ: a block takes up to 8 of
+		// them, while leaving at least 4 blocks per multiprocessor.
+		hpb = 8
+		for hpb > 1 && ((c.nh/c.ngroups)%hpb != 0 || chunks*c.nh/hpb < 4*g.sms) {
+			hpb /= 2
+		}
+	}
+	if tc {
+		name := fmt.Sprintf("ssd_tc_state_%d_%d", c.hd, c.ds)
+		if err := g.launch(name, chunks, c.nh/hpb, 128, 0, c.xbc, c.dtRaw, c.dtStride, c.dtBias, c.aLog, c.states, c.chunkDA,
+			c.L, c.nh, c.ngroups, hpb, c.reverse); err != nil {
+			return err
+		}
+	} else if err := g.ssdRecurrent(c, chunks, false); err != nil {
+		return err
+	}
+	n := c.nh * c.hd * c.ds
+	if err := g.launch("ssd_state_pass", (n+255)/256, 1, 256, 0, c.states, c.chunkDA, chunks, c.nh, c.hd, c.ds); err != nil {
+		return err
+	}
+	if tc {
+		name := fmt.Sprintf("ssd_tc_output_%d_%d", c.hd, c.ds)
+		return g.launch(name, chunks, c.nh/hpb, 128, 0, c.xbc, c.dtRaw, c.dtStride, c.dtBias, c.aLog, c.skipD, c.y, c.states,
+			c.L, c.nh, c.ngroups, hpb, c.reverse)
+	}
+	return g.ssdRecurrent(c, chunks, true)
+}
+
+// ssdRecurrent launches one pass of the recurrent scan (ssd_chunk).
+func (g *GPU) ssdRecurrent(c ssdCall, chunks int, emit bool) error {
 	split := ssdSplit(c.ds)
 	tstep := 32 // scan steps staged in shared memory at a time, within the default 48 KiB
 	for tstep > 1 && tstep*(c.hd+2*c.ds+2)*f32Size > 48<<10 {
 		tstep /= 2
 	}
 	shmem := tstep * (c.hd + 2*c.ds + 2) * f32Size
-	for _, emit := range []bool{false, true} {
-		if err := g.launch("ssd_chunk", chunks, c.nh, c.hd*split, shmem, c.xbc, c.dtRaw, c.dtStride, c.dtBias, c.aLog,
-			c.skipD, c.y, c.states, c.chunkDA, c.L, c.nh, c.hd, c.ds, c.ngroups, c.chunk, split, tstep, c.reverse, emit); err != nil {
-			return err
-		}
-		if !emit {
-			n := c.nh * c.hd * c.ds
-			if err := g.launch("ssd_state_pass", (n+255)/256, 1, 256, 0, c.states, c.chunkDA, chunks, c.nh, c.hd, c.ds); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return g.launch("ssd_chunk", chunks, c.nh, c.hd*split, shmem, c.xbc, c.dtRaw, c.dtStride, c.dtBias, c.aLog,
+		c.skipD, c.y, c.states, c.chunkDA, c.L, c.nh, c.hd, c.ds, c.ngroups, c.chunk, split, tstep, c.reverse, emit)
 }
 
 // attentionMixer writes the attention block's output projection into act.mix.
 func (g *GPU) attentionMixer(L int, blk *gpuBlock) error {
 	cfg, a := g.cfg, &g.act
 	d, nh, hd := cfg.DModel, cfg.Attention.NHeads, cfg.AttnHeadDim()
-	if err := g.blas.linear(uint64(a.big.ptr), cudaR16BF, 3*d, uint64(a.a.ptr), d, uint64(blk.qkv), L, 3*d, d, 0); err != nil {
+	if err := g.linear("gemm qkv", a.big.ptr, cudaR16BF, 3*d, a.a.ptr, d, blk.qkv, L, 3*d, d, 0); err != nil {
 		return err
 	}
-	if err := g.launch("rope_qk", g.gridFor(int64(L*hd/2)), 1, 256, 0, a.big.ptr, L, nh, hd, 3*d, cfg.Attention.RopeTheta); err != nil {
+	gx, gy := g.rowGrid(L, hd/2)
+	if err := g.launch("rope_qk", gx, gy, min(256, (hd/2+31)/32*32), 0, a.big.ptr, L, nh, hd, 3*d, cfg.Attention.RopeTheta); err != nil {
 		return err
 	}
 	scaleLog2 := float32(math.Log2E / math.Sqrt(float64(hd)))
 	if err := g.launch(fmt.Sprintf("attention_hd%d", hd), (L+63)/64, nh, 128, 0, a.big.ptr, a.att.ptr, L, nh, scaleLog2); err != nil {
 		return err
 	}
-	return g.blas.linear(uint64(a.mix.ptr), cudaR32F, d, uint64(a.att.ptr), d, uint64(blk.attnOut), L, d, d, 0)
+	return g.linear("gemm attn_out", a.mix.ptr, cudaR32F, d, a.att.ptr, d, blk.attnOut, L, d, d, 0)
 }
 
 // headChunk is how many rows one head chunk takes: all of n when their
@@ -323,5 +379,5 @@ func (g *GPU) headLogits(pos []int32) error {
 	if err := g.lnModulate(h.xq.ptr, h.positions.ptr, n, w.finalNorm, final, final+cu.DevicePtr(d*f32Size), float32(cfg.NormEps)); err != nil {
 		return err
 	}
-	return g.blas.linear(uint64(h.logits.ptr), cudaR32F, w.vpad, uint64(h.xq.ptr), d, uint64(w.head), n, w.vpad, d, 0)
+	return g.linear("gemm head", h.logits.ptr, cudaR32F, w.vpad, h.xq.ptr, d, w.head, n, w.vpad, d, 0)
 }

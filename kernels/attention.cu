@@ -11,39 +11,71 @@
 // and columns 2c, 2c+1 (+8); B holds column g and rows 2c, 2c+1 (+8); the
 // accumulator holds rows g, g+8 and columns 2c, 2c+1. The accumulator layout
 // of two adjacent 8-key tiles is exactly the A layout of a 16-key step, which
-// is how p feeds p v without a trip through shared memory.
+// is how p feeds p v without a trip through shared memory. The k and v
+// fragments come from shared memory through ldmatrix (v transposed on the
+// way), four 8x8 tiles per instruction.
 #include "common.cuh"
 
-__device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+// ldmatrix_x4 loads four 8x8 bf16 tiles; lanes 8m..8m+7 give the row
+// addresses of tile m, and register m receives row lane/4, columns 2(lane%4)
+// and 2(lane%4)+1 of tile m (of its transpose with trans).
+template <bool trans>
+__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const bf16 *row) {
+  unsigned addr = (unsigned)__cvta_generic_to_shared(row);
+  if (trans)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
 }
 
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t *>(&v);
+// cp_async16 copies 16 bytes global -> shared without a trip through
+// registers; with valid false it writes zeros instead (the source is not read).
+__device__ __forceinline__ void cp_async16(bf16 *dst, const bf16 *src, bool valid) {
+  unsigned addr = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-__device__ __forceinline__ uint32_t pack_bf16(bf16 lo, bf16 hi) {
-  __nv_bfloat162 v;
-  v.x = lo;
-  v.y = hi;
-  return *reinterpret_cast<uint32_t *>(&v);
-}
+// Key/value tiles are double-buffered when two stages fit the 48 KiB of
+// static shared memory (head dims up to 80): the next tile streams in while
+// the current one is multiplied.
+template <int HD>
+struct AttnStages {
+  static constexpr int value = 2 * 2 * 64 * (HD + 8) * 2 <= 48 * 1024 ? 2 : 1;
+};
 
 template <int HD>
 __device__ __forceinline__ void flash_attention(const bf16 *__restrict__ qkv, bf16 *__restrict__ out, int L,
                                                 int nheads, float scale_log2) {
-  constexpr int BQ = 64, BK = 64, LDS = HD + 8;  // +8 halves: conflict-free fragment reads
-  __shared__ __align__(16) bf16 Ks[BK * LDS];
-  __shared__ __align__(16) bf16 Vs[BK * LDS];
+  constexpr int BQ = 64, BK = 64, LDS = HD + 8;  // +8 halves: conflict-free ldmatrix rows
+  constexpr int STAGES = AttnStages<HD>::value;
+  __shared__ __align__(16) bf16 Ks[STAGES][BK * LDS];
+  __shared__ __align__(16) bf16 Vs[STAGES][BK * LDS];
   const int h = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+  const int mi = lane >> 3, mr = lane & 7;
   const long long stride = 3LL * nheads * HD;
   const bf16 *Q = qkv + h * HD, *K = qkv + (nheads + h) * HD, *V = qkv + (2 * nheads + h) * HD;
   const int rA = blockIdx.x * BQ + warp * 16 + g, rB = rA + 8;
+
+  auto load_tile = [&](int stage, int k0) {
+    for (int e = threadIdx.x; e < BK * (HD / 8); e += blockDim.x) {
+      int r = e / (HD / 8), col = (e % (HD / 8)) * 8, key = k0 + r;
+      bool valid = key < L;
+      long long off = (long long)(valid ? key : 0) * stride + col;
+      cp_async16(Ks[stage] + r * LDS + col, K + off, valid);
+      cp_async16(Vs[stage] + r * LDS + col, V + off, valid);
+    }
+    cp_async_commit();
+  };
+  load_tile(0, 0);
 
   uint32_t qa[HD / 16][4];
 #pragma unroll
@@ -57,53 +89,64 @@ __device__ __forceinline__ void flash_attention(const bf16 *__restrict__ qkv, bf
   float o[HD / 8][4];
 #pragma unroll
   for (int dn = 0; dn < HD / 8; dn++) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.0f;
+  // Running maxima are kept in raw score units; scores enter exp2 as
+  // s * scale_log2 - m * scale_log2, one FMA each.
   float mA = -INFINITY, mB = -INFINITY, lA = 0.0f, lB = 0.0f;
 
-  for (int k0 = 0; k0 < L; k0 += BK) {
-    __syncthreads();  // every warp is done with the previous tile
-    for (int e = threadIdx.x; e < BK * (HD / 8); e += blockDim.x) {
-      int r = e / (HD / 8), col = (e % (HD / 8)) * 8, key = k0 + r;
-      uint4 kv = make_uint4(0, 0, 0, 0), vv = kv;
-      if (key < L) {
-        kv = *reinterpret_cast<const uint4 *>(K + key * stride + col);
-        vv = *reinterpret_cast<const uint4 *>(V + key * stride + col);
+  for (int it = 0, k0 = 0; k0 < L; it++, k0 += BK) {
+    const int stage = STAGES == 2 ? it & 1 : 0;
+    if (STAGES == 2) {
+      if (k0 + BK < L) {
+        load_tile(stage ^ 1, k0 + BK);  // that stage was released at the end of the previous tile
+        cp_async_wait<1>();
+      } else {
+        cp_async_wait<0>();
       }
-      *reinterpret_cast<uint4 *>(Ks + r * LDS + col) = kv;
-      *reinterpret_cast<uint4 *>(Vs + r * LDS + col) = vv;
+    } else {
+      if (it > 0) load_tile(0, k0);
+      cp_async_wait<0>();
     }
     __syncthreads();
+    const bf16 *Kt = Ks[stage], *Vt = Vs[stage];
 
+    // s = q k^T: tiles nt, nt+1 (keys) x 16 columns of d per ldmatrix.
     float s[BK / 8][4];
 #pragma unroll
-    for (int nt = 0; nt < BK / 8; nt++) {
-      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+    for (int nt = 0; nt < BK / 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < BK / 8; nt += 2) {
 #pragma unroll
       for (int ks = 0; ks < HD / 16; ks++) {
-        const bf16 *kp = Ks + (nt * 8 + g) * LDS + ks * 16 + 2 * c;
-        mma_bf16(s[nt], qa[ks], *reinterpret_cast<const uint32_t *>(kp), *reinterpret_cast<const uint32_t *>(kp + 8));
+        uint32_t b[4];
+        ldmatrix_x4<false>(b, Kt + ((nt + (mi >> 1)) * 8 + mr) * LDS + ks * 16 + (mi & 1) * 8);
+        mma_bf16(s[nt], qa[ks], b[0], b[1]);
+        mma_bf16(s[nt + 1], qa[ks], b[2], b[3]);
       }
     }
-    float mxA = -INFINITY, mxB = -INFINITY;
+    if (k0 + BK > L) {  // the last, partial tile: keys past L get no weight
+#pragma unroll
+      for (int nt = 0; nt < BK / 8; nt++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+          if (k0 + nt * 8 + 2 * c + e >= L) s[nt][e] = s[nt][2 + e] = -INFINITY;
+        }
+      }
+    }
+    float mxA = mA, mxB = mB;
 #pragma unroll
     for (int nt = 0; nt < BK / 8; nt++) {
-#pragma unroll
-      for (int e = 0; e < 2; e++) {
-        bool valid = k0 + nt * 8 + 2 * c + e < L;
-        s[nt][e] = valid ? s[nt][e] * scale_log2 : -INFINITY;
-        s[nt][2 + e] = valid ? s[nt][2 + e] * scale_log2 : -INFINITY;
-        mxA = fmaxf(mxA, s[nt][e]);
-        mxB = fmaxf(mxB, s[nt][2 + e]);
-      }
+      mxA = fmaxf(mxA, fmaxf(s[nt][0], s[nt][1]));
+      mxB = fmaxf(mxB, fmaxf(s[nt][2], s[nt][3]));
     }
     mxA = fmaxf(mxA, __shfl_xor_sync(0xffffffffu, mxA, 1));
     mxA = fmaxf(mxA, __shfl_xor_sync(0xffffffffu, mxA, 2));
     mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffffu, mxB, 1));
     mxB = fmaxf(mxB, __shfl_xor_sync(0xffffffffu, mxB, 2));
     // Every tile holds at least one valid key, so the new maxima are finite.
-    float nA = fmaxf(mA, mxA), nB = fmaxf(mB, mxB);
-    float alphaA = exp2f(mA - nA), alphaB = exp2f(mB - nB);
-    mA = nA;
-    mB = nB;
+    const float alphaA = exp2f((mA - mxA) * scale_log2), alphaB = exp2f((mB - mxB) * scale_log2);
+    mA = mxA;
+    mB = mxB;
+    const float offA = -mA * scale_log2, offB = -mB * scale_log2;
     lA *= alphaA;
     lB *= alphaB;
 #pragma unroll
@@ -115,10 +158,10 @@ __device__ __forceinline__ void flash_attention(const bf16 *__restrict__ qkv, bf
     }
 #pragma unroll
     for (int nt = 0; nt < BK / 8; nt++) {
-      s[nt][0] = exp2f(s[nt][0] - mA);
-      s[nt][1] = exp2f(s[nt][1] - mA);
-      s[nt][2] = exp2f(s[nt][2] - mB);
-      s[nt][3] = exp2f(s[nt][3] - mB);
+      s[nt][0] = exp2f(fmaf(s[nt][0], scale_log2, offA));
+      s[nt][1] = exp2f(fmaf(s[nt][1], scale_log2, offA));
+      s[nt][2] = exp2f(fmaf(s[nt][2], scale_log2, offB));
+      s[nt][3] = exp2f(fmaf(s[nt][3], scale_log2, offB));
       lA += s[nt][0] + s[nt][1];
       lB += s[nt][2] + s[nt][3];
     }
@@ -127,11 +170,14 @@ __device__ __forceinline__ void flash_attention(const bf16 *__restrict__ qkv, bf
       uint32_t pa[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
                         pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
-      for (int dn = 0; dn < HD / 8; dn++) {
-        const bf16 *vp = Vs + (kk * 16 + 2 * c) * LDS + dn * 8 + g;
-        mma_bf16(o[dn], pa, pack_bf16(vp[0], vp[LDS]), pack_bf16(vp[8 * LDS], vp[9 * LDS]));
+      for (int dn = 0; dn < HD / 8; dn += 2) {
+        uint32_t b[4];
+        ldmatrix_x4<true>(b, Vt + (kk * 16 + (mi & 1) * 8 + mr) * LDS + (dn + (mi >> 1)) * 8);
+        mma_bf16(o[dn], pa, b[0], b[1]);
+        mma_bf16(o[dn + 1], pa, b[2], b[3]);
       }
     }
+    __syncthreads();  // every warp is done with this stage before it is refilled
   }
   lA += __shfl_xor_sync(0xffffffffu, lA, 1);
   lA += __shfl_xor_sync(0xffffffffu, lA, 2);

@@ -1,12 +1,12 @@
 // Embedding gather: h[t][:] = table[tokens[t]][:] (bf16 table, float32 rows).
 #include "common.cuh"
 
-// One thread per element, grid-stride: the rows are
-// short (d <= a few thousand), so a flat index keeps every thread busy.
+// Rows are spread over blockIdx.y, columns over threads (grid-stride both
+// ways), so no thread divides a flat 64-bit index.
 extern "C" __global__ void embed_gather(float *h, const bf16 *table, const int *tokens, int L, int d) {
-  long long n = (long long)L * d;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    int t = (int)(i / d), c = (int)(i % d);
-    h[i] = __bfloat162float(table[(long long)tokens[t] * d + c]);
+  for (int t = blockIdx.y; t < L; t += gridDim.y) {
+    const bf16 *src = table + (long long)tokens[t] * d;
+    float *dst = h + (long long)t * d;
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < d; c += gridDim.x * blockDim.x) dst[c] = __bfloat162float(src[c]);
   }
 }
