@@ -9,6 +9,7 @@ import (
 
 	"diffuapriel/engine"
 	"diffuapriel/models"
+	"diffuapriel/models/demo"
 )
 
 // generation holds the flags shared by the playground and generate.
@@ -96,7 +97,7 @@ func (g *generation) validate() error {
 // openCheckpoint loads a checkpoint path, or the default built-in model.
 func openCheckpoint(path string) (*models.Checkpoint, string, error) {
 	if path == "" {
-		e := models.Catalog()[0]
+		e := demo.Catalog()[0]
 		ck, err := e.Open()
 		return ck, e.Name, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"diffuapriel/engine"
 	"diffuapriel/models"
+	"diffuapriel/models/demo"
 )
 
 // source is a model the playground can load: a built-in catalog entry or a
@@ -23,7 +24,7 @@ type source struct {
 
 func catalogSources() []source {
 	var out []source
-	for _, e := range models.Catalog() {
+	for _, e := range demo.Catalog() {
 		out = append(out, source{name: e.Name, path: e.Source, open: e.Open})
 	}
 	return out
