@@ -290,6 +290,15 @@ func (a *app) steer(msg steerMsg) {
 
 func (a *app) key(msg tea.KeyMsg) tea.Cmd {
 	km := a.keys
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !a.editor.open {
+		// Keys that arrive together (key repeat, a fast typist, tmux
+		// send-keys) come as one message; each is a command of its own.
+		var cmds []tea.Cmd
+		for _, r := range msg.Runes {
+			cmds = append(cmds, a.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+		}
+		return tea.Batch(cmds...)
+	}
 	if msg.String() == "ctrl+c" {
 		return tea.Quit
 	}

@@ -55,6 +55,10 @@ func layoutPieces(pieces []string, width int) textLayout {
 			w := ansi.StringWidth(part)
 			if col+w > width && col > 0 && w <= width {
 				newline()
+				if strings.HasPrefix(part, " ") {
+					// A soft wrap replaces the word's leading space.
+					part, w = part[1:], w-1
+				}
 			}
 			for col+w > width {
 				// Wider than what is left of the line: split by cells.

@@ -33,10 +33,10 @@ func TestLayoutKeepsNewlinesAndIndentation(t *testing.T) {
 }
 
 func TestLayoutWrapsAtTokenBoundaries(t *testing.T) {
-	pieces := []string{"aaaa", " bbbb", " cc", " ddddddd"}
+	pieces := []string{"aaaa", " bbbb", " cc", " dddddddd"}
 	l := layoutPieces(pieces, 10)
 	got := strings.Join(layoutText(l), "|")
-	if got != "aaaa bbbb| cc| ddddddd" {
+	if got != "aaaa bbbb|cc|dddddddd" {
 		t.Fatalf("wrapped %q", got)
 	}
 	for i, line := range layoutText(l) {

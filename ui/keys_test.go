@@ -495,3 +495,12 @@ func TestComparePanesRunInLockStep(t *testing.T) {
 		t.Fatal("m changed a compare pane's model")
 	}
 }
+
+func TestKeysArrivingTogetherActOneByOne(t *testing.T) {
+	h := finishedAtEnd(t)
+	h.press("g")
+	h.apply(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("...")})
+	if h.a.play.cursor != 3 {
+		t.Fatalf("\"...\" in one message: cursor %d, want 3", h.a.play.cursor)
+	}
+}

@@ -1,0 +1,129 @@
+#!/bin/sh
+# Smoke test of the real playground in a real terminal (tmux): builds the
+# binary, opens `diffuapriel` with no arguments (the embedded default model),
+# plays a generation, pauses, scrubs, opens the inspector and the help, then
+# quits in the middle of a generation and checks the terminal was restored.
+# Every check reads the screen with `tmux capture-pane`. Exit 0: all passed.
+#
+#   scripts/tmux_smoke.sh            (from the repository root or anywhere)
+#   KEEP=1 scripts/tmux_smoke.sh     keep the work directory for inspection
+set -u
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+command -v tmux >/dev/null 2>&1 || { echo "tmux_smoke: tmux is not installed" >&2; exit 1; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/diffuapriel-smoke.XXXXXX")
+sock="diffuapriel-smoke-$$"
+t() { tmux -L "$sock" "$@"; }
+cleanup() {
+	t kill-server >/dev/null 2>&1
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+	echo "tmux_smoke: FAIL: $1" >&2
+	echo "----- screen -----" >&2
+	t capture-pane -p -t smoke >&2 2>/dev/null
+	exit 1
+}
+
+screen() { t capture-pane -p -t smoke; }
+
+# wait_for TEXT [SECONDS]: poll the screen until it shows TEXT.
+wait_for() {
+	limit=$(( ${2:-30} * 10 ))
+	i=0
+	while [ $i -lt "$limit" ]; do
+		screen | grep -qF -- "$1" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	fail "the screen never showed \"$1\""
+}
+
+# wait_gone TEXT [SECONDS]: poll until the screen no longer shows TEXT.
+wait_gone() {
+	limit=$(( ${2:-30} * 10 ))
+	i=0
+	while [ $i -lt "$limit" ]; do
+		screen | grep -qF -- "$1" || return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	fail "the screen still shows \"$1\""
+}
+
+keys() { t send-keys -t smoke "$@"; }
+
+echo "tmux_smoke: building"
+(cd "$root" && go build -o "$work/diffuapriel" .) || fail "go build"
+
+# The pane runs the playground, then records its exit status and stays
+# open so the restored terminal can be inspected.
+t new-session -d -s smoke -x 100 -y 30 \
+	"cd '$work' && ./diffuapriel 2>'$work/stderr'; echo \$? >'$work/status'; echo SHELL-BACK; sleep 600" ||
+	fail "cannot start tmux"
+
+echo "tmux_smoke: playing a generation"
+wait_for "diffuapriel" 30
+wait_for "controls" 30
+wait_for "params" 60          # the model is loaded: the status bar has its size
+wait_for "masks 0" 180        # played to the end: every mask revealed
+wait_for "⏸ paused" 10        # playback stops by itself at the end
+
+echo "tmux_smoke: play and pause"
+keys Space
+wait_for "▶ playing" 10
+keys Space
+wait_for "⏸ paused" 10
+
+echo "tmux_smoke: scrubbing"
+keys g
+wait_for "step 0 ·" 10
+keys . . .
+wait_for "step 3/" 10
+keys ]
+wait_for "step 13/" 10
+keys ,
+wait_for "step 12/" 10
+keys G
+wait_for "masks 0" 10
+
+echo "tmux_smoke: inspector"
+keys g ]
+wait_for "step 10/" 10
+keys i
+wait_for "inspector" 10
+wait_for "pos " 10
+before=$(screen | grep -F "inspector" | head -1)
+keys Right
+i=0
+while [ "$(screen | grep -F "inspector" | head -1)" = "$before" ]; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "→ did not move the inspector"
+	sleep 0.1
+done
+screen | grep -qE "^  1 “" || fail "the inspector shows no candidates"
+keys Escape
+wait_gone "x re-mask ·" 10
+
+echo "tmux_smoke: help"
+keys ?
+wait_for "pin candidate" 10
+keys Escape
+wait_gone "pin candidate" 10
+
+echo "tmux_smoke: quitting during a generation"
+keys R
+wait_for "▶" 10
+keys q
+wait_for "SHELL-BACK" 20
+status=$(cat "$work/status" 2>/dev/null)
+[ "$status" = "0" ] || fail "the playground exited with status '$status': $(cat "$work/stderr")"
+screen | grep -qF "controls" && fail "the playground's screen is still shown after quitting"
+[ "$(t display -p -t smoke '#{alternate_on}')" = "0" ] || fail "the alternate screen is still on"
+[ "$(t display -p -t smoke '#{cursor_flag}')" = "1" ] || fail "the cursor is still hidden"
+[ "$(t display -p -t smoke '#{mouse_any_flag}')" = "0" ] || fail "mouse reporting is still on"
+[ -s "$work/stderr" ] && fail "the playground wrote to stderr: $(cat "$work/stderr")"
+
+echo "tmux_smoke: ok"
