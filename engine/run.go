@@ -335,21 +335,28 @@ func (r *Run) scheduledStep(eligible []int32, rng *rand.Rand) (StepEvent, error)
 	switch r.opts.Sampler {
 	case "ancestral", "ancestral-cache":
 		// Which positions unmask does not depend on the model's output, so
-		// decide first and ask the head only for those positions.
-		var pick []int32
+		// it is decided first; the cached variant then skips the call when
+		// nothing unmasks. The head still reports every masked position, as
+		// MDLM computes the whole distribution, so the inspector sees them.
+		picked := map[int32]bool{}
 		for _, p := range eligible {
 			if rng.Float64() < frac {
-				pick = append(pick, p)
+				picked[p] = true
 			}
 		}
-		if len(pick) > 0 || r.opts.Sampler == "ancestral" {
-			stats, err := r.sample(r.canvas.Tokens, ev.Sigma, r.query(pick, rng, false), &ev)
+		if len(picked) > 0 || r.opts.Sampler == "ancestral" {
+			stats, err := r.sample(r.canvas.Tokens, ev.Sigma, r.query(eligible, rng, false), &ev)
 			if err != nil {
 				return ev, err
 			}
-			chosen = stats
+			for _, st := range stats {
+				if picked[st.Pos] {
+					chosen = append(chosen, st)
+				}
+			}
+			r.reveal(&ev, chosen, func(st PositionStats) float32 { return st.Prob })
+			ev.Candidates = stillMasked(stats, r.canvas.Tokens, r.mask)
 		}
-		r.reveal(&ev, chosen, func(st PositionStats) float32 { return st.Prob })
 	default:
 		stats, err := r.sample(r.canvas.Tokens, ev.Sigma, r.query(eligible, rng, false), &ev)
 		if err != nil {
