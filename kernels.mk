@@ -4,7 +4,7 @@
 # regenerates the PTX after a change to kernels/*.cu or kernels/*.cuh.
 
 NVCC ?= nvcc
-NVCCFLAGS ?= -O3 -std=c++14 -lineinfo
+NVCCFLAGS ?= -O3 -std=c++14
 KERNEL_ARCHS := 80 90
 KERNEL_SOURCES := $(wildcard kernels/*.cu)
 KERNEL_HEADERS := $(wildcard kernels/*.cuh)

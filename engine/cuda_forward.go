@@ -236,7 +236,7 @@ func (g *GPU) mambaMixer(L int, blk *gpuBlock) error {
 		if err := g.linear("gemm in_proj", a.big.ptr, cudaR16BF, P, a.a.ptr, d, mw.inProj, L, P, d, 0); err != nil {
 			return err
 		}
-		if err := g.conv(a.xbc.ptr, xbcIn, P, mw.convW, mw.convB, L, cdim, m.DConv, reverse, di); err != nil {
+		if err := g.conv(a.xbc.ptr, xbcIn, P, mw.convW, mw.convB, L, cdim, m.DConv, reverse); err != nil {
 			return err
 		}
 		if err := g.ssdScan(ssdCall{xbc: a.xbc.ptr, dtRaw: dtRaw, dtStride: P, dtBias: mw.dtBias, aLog: mw.aLog,
@@ -260,13 +260,8 @@ func (g *GPU) mambaMixer(L int, blk *gpuBlock) error {
 }
 
 // conv runs the depthwise conv + SiLU over C channels of in (rows stride
-// apart, starting offset elements into their row): 8 channels per thread
-// when every row segment is 16-byte aligned, else one.
-func (g *GPU) conv(out, in cu.DevicePtr, stride int, w, bias cu.DevicePtr, L, C, K int, reverse bool, offset int) error {
-	if C%8 == 0 && stride%8 == 0 && offset%8 == 0 {
-		gx, gy := g.rowGrid(L, C/8)
-		return g.launch("conv1d_silu_x8", gx, gy, 256, 0, out, in, stride, w, bias, L, C, K, reverse)
-	}
+// apart).
+func (g *GPU) conv(out, in cu.DevicePtr, stride int, w, bias cu.DevicePtr, L, C, K int, reverse bool) error {
 	gx, gy := g.rowGrid(L, C)
 	return g.launch("conv1d_silu", gx, gy, 256, 0, out, in, stride, w, bias, L, C, K, reverse)
 }

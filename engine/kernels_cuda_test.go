@@ -185,7 +185,7 @@ func TestKernelConvSiLU(t *testing.T) {
 				gin, gw, gb := x.bf16(in), x.f32(w), x.f32(bias)
 				out := x.poisonBF16(L * c.C)
 				x.run(func() error {
-					return x.g.conv(out, gin+cu.DevicePtr(c.offset*bf16Size), c.stride, gw, gb, L, c.C, K, reverse, c.offset)
+					return x.g.conv(out, gin+cu.DevicePtr(c.offset*bf16Size), c.stride, gw, gb, L, c.C, K, reverse)
 				})
 				checkClose(t, "conv1d_silu", x.readBF16(out, L*c.C), want, 1e-2)
 			})
