@@ -69,13 +69,13 @@ wait_for "diffuapriel" 30
 wait_for "controls" 30
 wait_for "params" 60          # the model is loaded: the status bar has its size
 wait_for "masks 0" 180        # played to the end: every mask revealed
-wait_for "⏸ paused" 10        # playback stops by itself at the end
+wait_for "‖ paused" 10        # playback stops by itself at the end
 
 echo "tmux_smoke: play and pause"
 keys Space
 wait_for "▶ playing" 10
 keys Space
-wait_for "⏸ paused" 10
+wait_for "‖ paused" 10
 
 echo "tmux_smoke: scrubbing"
 keys g

@@ -163,7 +163,7 @@ func (p *playback) stateLabel(b bounds) string {
 	case p.playing:
 		return "▶ playing " + speed
 	}
-	return "⏸ paused " + speed
+	return "‖ paused " + speed
 }
 
 // progressLine is step i/N, masks left, t and a sparkline of step times.
