@@ -239,3 +239,27 @@ func TestGPUBadInput(t *testing.T) {
 		t.Errorf("Memory() = %d used of %d", used, total)
 	}
 }
+
+// TestGPUClosed: a closed backend answers errors (and zero memory), never a
+// panic, and closing twice is harmless.
+func TestGPUClosed(t *testing.T) {
+	b, err := newGPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Logits([]int32{1, 2}, 0.5); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Logits after Close: %v", err)
+	}
+	if err := b.Load(nil, nil); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Load after Close: %v", err)
+	}
+	if used, total := b.Memory(); used != 0 || total != 0 {
+		t.Errorf("Memory after Close = %d, %d", used, total)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}

@@ -17,20 +17,34 @@ import (
 	"gorgonia.org/cu"
 )
 
-// gpuModules lists every kernel module (kernels/<module>.cu) and its entry points.
-var gpuModules = map[string][]string{
-	"embed":    {"embed_gather"},
-	"cond":     {"sigma_features", "linear_vec"},
-	"norm":     {"ln_modulate", "gated_rmsnorm"},
-	"residual": {"gated_residual"},
-	"gelu":     {"bias_gelu"},
-	"conv":     {"conv1d_silu"},
-	"rope":     {"rope_qk"},
-	"ssd": {"ssd_chunk", "ssd_state_pass", "ssd_tc_state_16_16", "ssd_tc_output_16_16", "ssd_tc_state_32_64",
-		"ssd_tc_output_32_64", "ssd_tc_state_64_64", "ssd_tc_output_64_64", "ssd_tc_state_64_128", "ssd_tc_output_64_128"},
-	"attention": {"attention_hd16", "attention_hd32", "attention_hd48", "attention_hd64", "attention_hd80", "attention_hd96", "attention_hd112", "attention_hd128"},
-	"head":      {"sample_head"},
+// gpuModules lists every kernel module (kernels/<module>.cu) and its entry
+// points; the per-shape SSD and attention entries follow ssdTCShapes and
+// attentionMaxHeadDim.
+func gpuModules() map[string][]string {
+	mods := map[string][]string{
+		"embed":    {"embed_gather"},
+		"cond":     {"sigma_features", "linear_vec"},
+		"norm":     {"ln_modulate", "gated_rmsnorm"},
+		"residual": {"gated_residual"},
+		"gelu":     {"bias_gelu"},
+		"conv":     {"conv1d_silu"},
+		"rope":     {"rope_qk"},
+		"ssd":      {"ssd_chunk", "ssd_state_pass"},
+		"head":     {"sample_head"},
+	}
+	for shape := range ssdTCShapes {
+		mods["ssd"] = append(mods["ssd"], fmt.Sprintf("ssd_tc_state_%d_%d", shape[0], shape[1]),
+			fmt.Sprintf("ssd_tc_output_%d_%d", shape[0], shape[1]))
+	}
+	for hd := 16; hd <= attentionMaxHeadDim; hd += 16 {
+		mods["attention"] = append(mods["attention"], fmt.Sprintf("attention_hd%d", hd))
+	}
+	return mods
 }
+
+// attentionMaxHeadDim is the largest head dim with an attention kernel
+// (ATTENTION_ENTRY in kernels/attention.cu: every multiple of 16 up to it).
+const attentionMaxHeadDim = 128
 
 // Sizes shared with the kernels (kernels/head.cu, kernels/ssd.cu).
 const (
@@ -163,7 +177,7 @@ func (g *GPU) open() error {
 	if g.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
 		return fmt.Errorf("cuStreamCreate: %v", err)
 	}
-	for module, names := range gpuModules {
+	for module, names := range gpuModules() {
 		ptx, err := kernels.PTX(module, g.cc)
 		if err != nil {
 			return err
@@ -256,11 +270,18 @@ func (g *GPU) Name() string { return "gpu" }
 // Device names the GPU, its architecture and memory, and the cuBLAS in use.
 func (g *GPU) Device() string {
 	_, total := g.Memory()
+	if g.blas == nil {
+		return fmt.Sprintf("%s (sm_%d, closed)", g.devName, g.cc)
+	}
 	return fmt.Sprintf("%s (sm_%d, %d SMs, %.0f GiB, cuBLAS %d)", g.devName, g.cc, g.sms, float64(total)/(1<<30), g.blas.version)
 }
 
-// Memory reports the device's used and total bytes (all processes).
+// Memory reports the device's used and total bytes (all processes); zeros
+// once closed.
 func (g *GPU) Memory() (used, total uint64) {
+	if g.th == nil {
+		return 0, 0
+	}
 	g.th.do(func() error {
 		free, tot, err := cu.MemInfo()
 		if err == nil {
@@ -311,6 +332,9 @@ func (g *GPU) ensure(b *devBuf, bytes int64, what string) (bool, error) {
 // Load uploads the weights as bf16 (matrices) and float32 (vectors and conv
 // taps), reporting progress in bytes of the checkpoint's tensors.
 func (g *GPU) Load(w *models.Weights, progress func(done, total int64)) error {
+	if g.th == nil {
+		return errors.New("gpu backend: closed")
+	}
 	if w == nil || w.Config == nil {
 		return errors.New("gpu backend: no weights to load")
 	}
@@ -353,8 +377,8 @@ func gpuSupports(cfg *models.Config) error {
 	for _, k := range cfg.LayerKinds() {
 		switch k {
 		case models.LayerAttention:
-			if hd := cfg.AttnHeadDim(); hd%16 != 0 || hd > 128 {
-				return fmt.Errorf("attention head_dim %d (d_model/attention.n_heads) is not supported on the GPU: it must be a multiple of 16, at most 128", hd)
+			if hd := cfg.AttnHeadDim(); hd%16 != 0 || hd > attentionMaxHeadDim {
+				return fmt.Errorf("attention head_dim %d (d_model/attention.n_heads) is not supported on the GPU: it must be a multiple of 16, at most %d", hd, attentionMaxHeadDim)
 			}
 		case models.LayerMamba:
 			m := cfg.Mamba
