@@ -19,12 +19,20 @@ import (
 // (CPU always, GPU with -tags cuda on a GPU machine), through both Backend
 // entry points: Logits, and Sample's greedy head with its SUBS carry-over.
 
-// fixtureTolerance bounds max|got-want| / max|want| for float32 engines.
-const fixtureTolerance = 1e-4
+// fixtureTolerance is what a backend must reach against the fixtures:
+// logits bounds max|got-want| / max|want|, head the absolute error of the
+// probabilities, margins and entropies the head reports against the float64
+// softmax of the fixture logits. The CPU computes in float32; the GPU stores
+// weights and activations in bf16, for which issue 4 sets 1e-2 on logits;
+// on these fixtures' flat distributions (top probabilities near 0.05) that
+// moves probabilities, margins and entropies by up to about 3% (measured on
+// the H200: logits 8.3e-3, margin 3.2e-2, entropy 3.1e-2 at worst).
+type fixtureTolerance struct{ logits, head float64 }
 
-// headTolerance bounds the absolute error of probabilities and margins the
-// head reports, against the float64 softmax of the fixture logits.
-const headTolerance = 1e-4
+var fixtureTolerances = map[string]fixtureTolerance{
+	"cpu": {logits: 1e-4, head: 1e-4},
+	"gpu": {logits: 1e-2, head: 5e-2},
+}
 
 type goldenFixture struct {
 	Covers     string    `json:"covers"`
@@ -145,15 +153,16 @@ func TestBackendsMatchGoldenFixtures(t *testing.T) {
 				if err := b.Load(ck.Weights, nil); err != nil {
 					t.Fatal(err)
 				}
-				checkFixtureLogits(t, b, f, want)
-				checkFixtureHead(t, b, f, want, ck.Config.MaskTokenID)
+				tol := fixtureTolerances[kind]
+				checkFixtureLogits(t, b, f, want, tol.logits)
+				checkFixtureHead(t, b, f, want, ck.Config.MaskTokenID, tol.head)
 			})
 		}
 		ck.Close()
 	}
 }
 
-func checkFixtureLogits(t *testing.T, b Backend, f *goldenFixture, want []float32) {
+func checkFixtureLogits(t *testing.T, b Backend, f *goldenFixture, want []float32, tolerance float64) {
 	per := len(f.Tokens) * f.VocabSize
 	for i, sigma := range f.Sigmas {
 		got, err := b.Logits(f.Tokens, sigma)
@@ -163,8 +172,8 @@ func checkFixtureLogits(t *testing.T, b Backend, f *goldenFixture, want []float3
 		if len(got) != per {
 			t.Fatalf("sigma %g: %d logits, want %d", sigma, len(got), per)
 		}
-		if e := relativeError(got, want[i*per:(i+1)*per]); !(e < fixtureTolerance) {
-			t.Errorf("%s, sigma %g: logits relative error %.3g exceeds %g", f.Covers, sigma, e, fixtureTolerance)
+		if e := relativeError(got, want[i*per:(i+1)*per]); !(e < tolerance) {
+			t.Errorf("%s, sigma %g: logits relative error %.3g exceeds %g", f.Covers, sigma, e, tolerance)
 		}
 	}
 }
@@ -172,7 +181,7 @@ func checkFixtureLogits(t *testing.T, b Backend, f *goldenFixture, want []float3
 // checkFixtureHead queries every position greedily: masked positions must
 // report the reference argmax (the mask token excluded) with its probability,
 // margin and entropy; unmasked ones carry their input over with probability 1.
-func checkFixtureHead(t *testing.T, b Backend, f *goldenFixture, want []float32, maskID int) {
+func checkFixtureHead(t *testing.T, b Backend, f *goldenFixture, want []float32, maskID int, headTolerance float64) {
 	L, V := len(f.Tokens), f.VocabSize
 	q := &HeadQuery{Temperature: 0, TopN: 3}
 	for p := range L {
