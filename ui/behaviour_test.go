@@ -202,3 +202,35 @@ func TestMouse(t *testing.T) {
 		t.Fatalf("click on control row 2: focused %v row %d", h.a.controls.focused, h.a.controls.row)
 	}
 }
+
+// slowLoadBackend reports half its weights loaded, then waits for the test.
+type slowLoadBackend struct {
+	engine.Backend
+	half    chan struct{}
+	release chan struct{}
+}
+
+func (b *slowLoadBackend) Load(w *models.Weights, progress func(done, total int64)) error {
+	progress(50, 100)
+	close(b.half)
+	<-b.release
+	return b.Backend.Load(w, progress)
+}
+
+func TestLoadingShowsAProgressBar(t *testing.T) {
+	sb := &slowLoadBackend{Backend: engine.NewCPU(1), half: make(chan struct{}), release: make(chan struct{})}
+	cfg := testConfig(t)
+	cfg.newBackend = func() (engine.Backend, string, error) { return testBackend{sb}, "", nil }
+	h := newHarness(t, cfg, 80, 24)
+	<-sb.half
+	h.until("the progress to arrive", func(a *app) bool { return a.panes[0].loadDone == 50 })
+	v := plain(h.a.View())
+	if !strings.Contains(v, "loading mamba-tiny") || !strings.Contains(v, "50 B of 100 B") {
+		t.Fatalf("no loading bar: %q", v)
+	}
+	close(sb.release)
+	h.done()
+	if strings.Contains(plain(h.a.View()), "loading") {
+		t.Fatal("the loading bar stayed after the model loaded")
+	}
+}

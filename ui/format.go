@@ -70,3 +70,12 @@ func sparkline(values []time.Duration) string {
 func truncate(s string, width int) string {
 	return ansi.Truncate(s, max(width, 1), "…")
 }
+
+// formatScore shows a probability or score with three decimals, switching
+// to scientific notation for tiny magnitudes so they do not read as zero.
+func formatScore(v float32) string {
+	if v != 0 && v > -0.001 && v < 0.001 {
+		return fmt.Sprintf("%.1e", v)
+	}
+	return fmt.Sprintf("%.3f", v)
+}

@@ -140,7 +140,8 @@ func (in *inspector) view(s styles, tok tokenRenderer, f *frame, width, height i
 	case pi.origin == -2:
 		origin = "pinned by you"
 	case pi.origin >= 0:
-		origin = fmt.Sprintf("revealed at step %d (event %d) · score %.3f · p %.3f", pi.step, pi.origin+1, pi.reveal.Score, pi.reveal.Prob)
+		origin = fmt.Sprintf("revealed at step %d (event %d) · score %s · p %s", pi.step, pi.origin+1,
+			formatScore(pi.reveal.Score), formatScore(pi.reveal.Prob))
 	case len(candidatesAt(f, pos)) > 0:
 		origin = "still masked; the model's candidates so far:"
 	default:
@@ -161,7 +162,7 @@ func (in *inspector) view(s styles, tok tokenRenderer, f *frame, width, height i
 		}
 		name := ansi.Truncate(displayToken(tok.Pieces([]int32{c.Token})[0]), 18, "…")
 		bar := strings.Repeat("█", int(c.Prob*float32(barW)+0.5))
-		row := fmt.Sprintf("  %d %-*s %6.3f ", i+1, 18+len(name)-ansi.StringWidth(name), name, c.Prob)
+		row := fmt.Sprintf("  %d %-*s %7s ", i+1, 18+len(name)-ansi.StringWidth(name), name, formatScore(c.Prob))
 		style := s.value
 		if c.Token == f.tokens[pos] {
 			style = s.accent

@@ -55,7 +55,6 @@ type posInfo struct {
 // frame is a pane's state after its first n events.
 type frame struct {
 	n      int
-	events int // len(Events) when built
 	edits  int // len(Edits) when built
 	tokens []int32
 	fixed  []bool
@@ -73,10 +72,12 @@ func (p *pane) frameAt(n int) *frame {
 		return nil
 	}
 	n = min(max(n, 0), len(h.Events))
-	if c := p.cache; c != nil && c.n == n && c.events == len(h.Events) && c.edits == len(h.Edits) {
+	// Events after n do not change the frame; steering and restarts, which
+	// rewrite the history, drop the cache.
+	if c := p.cache; c != nil && c.n == n && c.edits == len(h.Edits) {
 		return c
 	}
-	f := &frame{n: n, events: len(h.Events), edits: len(h.Edits), mask: h.Mask}
+	f := &frame{n: n, edits: len(h.Edits), mask: h.Mask}
 	cv := h.CanvasAt(n)
 	f.tokens, f.fixed = cv.Tokens, h.Initial.Fixed
 	f.info = make([]posInfo, len(f.tokens))
