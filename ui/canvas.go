@@ -107,7 +107,7 @@ type canvasView struct {
 	heat   bool
 }
 
-// pieces renders a frame's tokens as terminal-safe text, one string per
+// framePieces renders a frame's tokens as terminal-safe text, one string per
 // position, with the mask glyph for masked positions.
 func framePieces(tok tokenRenderer, f *frame) []string {
 	pieces := tok.Pieces(f.tokens)
@@ -128,7 +128,7 @@ func (v canvasView) style(s styles, pos int) lipgloss.Style {
 		return s.dim
 	case f.tokens[pos] == f.mask:
 		return s.mask
-	case f.info[pos].origin == f.n-1:
+	case f.n > 0 && f.info[pos].origin == f.n-1:
 		return s.fresh
 	case f.info[pos].origin == -2:
 		return s.accent

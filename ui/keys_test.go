@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"diffuapriel/engine"
@@ -502,5 +504,79 @@ func TestKeysArrivingTogetherActOneByOne(t *testing.T) {
 	h.apply(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("...")})
 	if h.a.play.cursor != 3 {
 		t.Fatalf("\"...\" in one message: cursor %d, want 3", h.a.play.cursor)
+	}
+}
+
+func TestEveryBindingIsInTheHelp(t *testing.T) {
+	km := newKeyMap()
+	listed := map[string]bool{}
+	for _, group := range km.FullHelp() {
+		for _, b := range group {
+			listed[b.Help().Key+" "+b.Help().Desc] = true
+		}
+	}
+	v := reflect.ValueOf(km)
+	for i := range v.NumField() {
+		b := v.Field(i).Interface().(key.Binding)
+		if !listed[b.Help().Key+" "+b.Help().Desc] {
+			t.Errorf("binding %s (%q) is not in the help overlay", v.Type().Field(i).Name, b.Help().Key)
+		}
+	}
+	h := finishedAtEnd(t)
+	h.apply(tearesize(120, 40))
+	h.press("?")
+	view := plain(h.a.View())
+	for entry := range listed {
+		desc := entry[strings.Index(entry, " ")+1:]
+		if !strings.Contains(view, desc) {
+			t.Errorf("the help overlay does not show %q", desc)
+		}
+	}
+}
+
+func TestKeyAliases(t *testing.T) {
+	h := finishedAtEnd(t)
+	s := h.a.play.speed
+	h.press("=")
+	h.press("_", "_")
+	if h.a.play.speed != s-1 {
+		t.Fatalf("= then _ _: speed %d, want %d", h.a.play.speed, s-1)
+	}
+	h.press("tab", "down") // steps
+	for _, tc := range []struct {
+		key  string
+		want int
+	}{{"l", 12}, {"+", 16}, {"=", 24}, {"h", 16}, {"-", 12}, {"left", 8}} {
+		h.press(tc.key)
+		if got := h.a.controls.s.opts.Steps; got != tc.want {
+			t.Fatalf("%q on steps: %d, want %d", tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestEveryPinKeyPinsItsCandidate(t *testing.T) {
+	h := finishedAtEnd(t)
+	p := h.a.panes[0]
+	for k := 1; k <= 5; k++ {
+		h.press("g", ".", ".", ".")
+		f := h.a.frameOf(p)
+		pos := -1
+		for i, tok := range f.tokens {
+			if tok == f.mask && len(candidatesAt(f, i)) >= k {
+				pos = i
+				break
+			}
+		}
+		if pos < 0 {
+			t.Fatalf("no masked position with %d candidates at step 3", k)
+		}
+		h.a.insp.open, h.a.insp.pos = true, pos
+		want := candidatesAt(f, pos)[k-1].Token
+		h.press(string(rune('0' + k)))
+		last := p.hist.Edits[len(p.hist.Edits)-1]
+		if last.Pos != pos || last.Token != want || last.Before != 3 {
+			t.Fatalf("key %d: edit %+v, want token %d at %d before event 3", k, last, want, pos)
+		}
+		h.done()
 	}
 }
