@@ -90,9 +90,7 @@ func newApp(cfg appConfig) *app {
 
 // shutdown stops every worker, giving each a moment to free its backend.
 func (a *app) shutdown() {
-	for _, w := range a.workers {
-		w.shutdown(2 * time.Second)
-	}
+	stopWorkers(a.workers, 2*time.Second)
 }
 
 func (a *app) listen() tea.Cmd {

@@ -234,3 +234,24 @@ func TestLoadingShowsAProgressBar(t *testing.T) {
 		t.Fatal("the loading bar stayed after the model loaded")
 	}
 }
+
+// panickingBackend fails inside a forward pass the way a bug would.
+type panickingBackend struct{ engine.Backend }
+
+func (panickingBackend) Sample([]int32, float64, *engine.HeadQuery) ([]engine.PositionStats, error) {
+	panic("index out of range in a kernel")
+}
+
+func TestEnginePanicIsAnErrorOnScreen(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.newBackend = func() (engine.Backend, string, error) { return testBackend{panickingBackend{engine.NewCPU(1)}}, "", nil }
+	h := newHarness(t, cfg, 80, 24)
+	h.until("the failure to be reported", func(a *app) bool { return a.panes[0].runErr != nil })
+	if !strings.Contains(plain(h.a.View()), "engine failure: index out of range") {
+		t.Fatalf("the failure is not on screen: %q", plain(h.a.View()))
+	}
+	// The worker survives: a restart runs (and fails) again instead of hanging.
+	h.a.panes[0].runErr = nil
+	h.press("R")
+	h.until("the failure to be reported again", func(a *app) bool { return a.panes[0].runErr != nil })
+}

@@ -126,13 +126,20 @@ func (w *worker) submit(req any) {
 	}
 }
 
-// shutdown stops the worker after its current step and waits at most
-// grace for it to release its backend.
-func (w *worker) shutdown(grace time.Duration) {
-	close(w.stop)
-	select {
-	case <-w.done:
-	case <-time.After(grace):
+// stopWorkers asks every worker to stop after its current step, then waits
+// until they have released their backends or the grace period is over (a
+// GPU step cannot be interrupted; the process is exiting anyway).
+func stopWorkers(workers []*worker, grace time.Duration) {
+	for _, w := range workers {
+		close(w.stop)
+	}
+	deadline := time.After(grace)
+	for _, w := range workers {
+		select {
+		case <-w.done:
+		case <-deadline:
+			return
+		}
 	}
 }
 
@@ -185,18 +192,36 @@ func (w *worker) loop() {
 			if !ok {
 				break
 			}
-			switch r := req.(type) {
-			case loadRequest:
-				w.load(r.src)
-			case runRequest:
-				w.run(r)
-			}
+			w.serve(req)
 			select {
 			case <-w.stop:
 				return
 			default:
 			}
 		}
+	}
+}
+
+// serve handles one request. A panic in the engine becomes an error on
+// screen instead of a crash that would leave the terminal in raw mode.
+func (w *worker) serve(req any) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("engine failure: %v", r)
+			switch req := req.(type) {
+			case loadRequest:
+				w.release()
+				w.emit(loadedMsg{pane: w.pane, err: err})
+			case runRequest:
+				w.emit(runEndMsg{pane: w.pane, gen: req.gen, err: err})
+			}
+		}
+	}()
+	switch r := req.(type) {
+	case loadRequest:
+		w.load(r.src)
+	case runRequest:
+		w.run(r)
 	}
 }
 
