@@ -244,7 +244,9 @@ func (panickingBackend) Sample([]int32, float64, *engine.HeadQuery) ([]engine.Po
 
 func TestEnginePanicIsAnErrorOnScreen(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.newBackend = func() (engine.Backend, string, error) { return testBackend{panickingBackend{engine.NewCPU(1)}}, "", nil }
+	cfg.newBackend = func() (engine.Backend, string, error) {
+		return testBackend{panickingBackend{engine.NewCPU(1)}}, "", nil
+	}
 	h := newHarness(t, cfg, 80, 24)
 	h.until("the failure to be reported", func(a *app) bool { return a.panes[0].runErr != nil })
 	if !strings.Contains(plain(h.a.View()), "engine failure: index out of range") {
