@@ -58,6 +58,7 @@ type app struct {
 	help     help.Model
 	loadBar  progress.Model
 	showHelp bool
+	helpTop  int // first help line shown when the overlay scrolls
 	heat     bool
 	scroll   int
 	notice   string
@@ -304,8 +305,13 @@ func (a *app) key(msg tea.KeyMsg) tea.Cmd {
 		return a.editor.update(msg, km)
 	}
 	if a.showHelp {
-		if key.Matches(msg, km.Help, km.Cancel, km.Quit) {
+		switch {
+		case key.Matches(msg, km.Help, km.Cancel, km.Quit):
 			a.showHelp = false
+		case key.Matches(msg, km.ControlUp), key.Matches(msg, km.ScrollUp):
+			a.helpTop = max(a.helpTop-1, 0)
+		case key.Matches(msg, km.ControlDown), key.Matches(msg, km.ScrollDown):
+			a.helpTop++ // clamped when drawn
 		}
 		return nil
 	}
@@ -313,7 +319,7 @@ func (a *app) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, km.Quit):
 		return tea.Quit
 	case key.Matches(msg, km.Help):
-		a.showHelp = true
+		a.showHelp, a.helpTop = true, 0
 		return nil
 	case key.Matches(msg, km.Cancel):
 		if a.controls.focused {
@@ -353,9 +359,9 @@ func (a *app) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, km.Restart):
 		return a.restart()
 	case key.Matches(msg, km.ScrollUp):
-		a.scroll = max(a.scroll-a.canvasHeight()/2, 0)
+		a.scrollBy(-a.canvasHeight() / 2)
 	case key.Matches(msg, km.ScrollDown):
-		a.scroll += a.canvasHeight() / 2
+		a.scrollBy(a.canvasHeight() / 2)
 	}
 	return nil
 }
@@ -393,4 +399,16 @@ func helpStyles(s styles) help.Styles {
 		Ellipsis: s.label, ShortKey: s.accent, ShortDesc: s.label, ShortSeparator: s.label,
 		FullKey: s.accent, FullDesc: s.value, FullSeparator: s.label,
 	}
+}
+
+// scrollBy moves the text by lines, keeping the last line of the longest
+// pane reachable and no further.
+func (a *app) scrollBy(lines int) {
+	longest := 0
+	for _, p := range a.panes {
+		if f := a.frameOf(p); f != nil {
+			longest = max(longest, len(layoutPieces(framePieces(a.cfg.tok, f), a.canvasWidth()).lines))
+		}
+	}
+	a.scroll = min(max(a.scroll+lines, 0), max(longest-a.canvasHeight(), 0))
 }

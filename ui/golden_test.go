@@ -142,3 +142,9 @@ func TestGoldenLoadError(t *testing.T) {
 	p.waitFor("cannot load")
 	p.finish()
 }
+
+func TestGoldenHelpScrolledOnSmallestTerminal(t *testing.T) {
+	p := finished(t, testConfig(t), 60, 20)
+	p.keys("?", "down", "down", "down")
+	p.finish()
+}

@@ -102,7 +102,7 @@ func TestSpeedKeys(t *testing.T) {
 		t.Fatalf("- twice: speed %d, want %d", h.a.play.speed, s-1)
 	}
 	for range 20 {
-		h.press("-")
+		h.apply(keyMsg("-"))
 	}
 	if h.a.play.speed != 0 {
 		t.Fatal("speed went below the slowest")
@@ -273,8 +273,17 @@ func TestScrollKeys(t *testing.T) {
 	if h.a.scroll == 0 {
 		t.Fatal("pgdown did not scroll")
 	}
+	for range 50 {
+		h.apply(keyMsg("pgdown")) // scrolling sends no messages: no need to settle
+	}
+	lines := len(layoutPieces(framePieces(cfg.tok, h.a.frameOf(h.a.panes[0])), h.a.canvasWidth()).lines)
+	if want := lines - h.a.canvasHeight(); h.a.scroll != want {
+		t.Fatalf("scrolled to line %d of %d, want %d (the last line at the bottom)", h.a.scroll, lines, want)
+	}
 	first := plain(h.a.View())
-	h.press("pgup")
+	for range 50 {
+		h.apply(keyMsg("pgup"))
+	}
 	if h.a.scroll != 0 || plain(h.a.View()) == first {
 		t.Fatal("pgup did not scroll back to the top")
 	}
@@ -578,5 +587,36 @@ func TestEveryPinKeyPinsItsCandidate(t *testing.T) {
 			t.Fatalf("key %d: edit %+v, want token %d at %d before event 3", k, last, want, pos)
 		}
 		h.done()
+	}
+}
+
+func TestHelpScrollsOnASmallTerminal(t *testing.T) {
+	h := newHarness(t, testConfig(t), 60, 20)
+	h.done()
+	h.press("?")
+	seen := map[string]bool{}
+	for range 40 {
+		for _, line := range strings.Split(plain(h.a.View()), "\n") {
+			seen[strings.TrimSpace(strings.Trim(line, "┃ "))] = true
+		}
+		h.apply(keyMsg("down"))
+	}
+	view := strings.Join(func() []string {
+		var out []string
+		for l := range seen {
+			out = append(out, l)
+		}
+		return out
+	}(), "\n")
+	for _, group := range h.a.keys.FullHelp() {
+		for _, b := range group {
+			if !strings.Contains(view, b.Help().Desc) {
+				t.Errorf("scrolling the help never shows %q", b.Help().Desc)
+			}
+		}
+	}
+	h.press("up")
+	if !h.a.showHelp {
+		t.Fatal("scrolling closed the help")
 	}
 }

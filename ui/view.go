@@ -105,9 +105,11 @@ func (a *app) View() string {
 	g := a.geometry()
 	var rows []string
 	rows = append(rows, a.headerView())
+	if a.showHelp {
+		rows = append(rows, a.helpView(a.height-2), a.statusView())
+		return fitScreen(strings.Join(rows, "\n"), a.width, a.height)
+	}
 	switch {
-	case a.showHelp:
-		rows = append(rows, a.helpView(g.bodyH+g.inspH))
 	case a.editor.open:
 		body := a.styles.panelFocused.Padding(0, 1).Width(a.width - 2).Height(g.bodyH + g.inspH - 2).
 			Render(a.editor.view(a.styles, a.width-4))
@@ -323,24 +325,41 @@ func (a *app) statusView() string {
 	return line
 }
 
-// helpView lists every binding in as many columns as the height needs.
+// helpView lists every binding in as many columns as fit the width; when
+// they do not fit the height either, the list scrolls.
 func (a *app) helpView(height int) string {
 	var all []key.Binding
+	keyW, descW := 0, 0
 	for _, group := range a.keys.FullHelp() {
-		all = append(all, group...)
+		for _, b := range group {
+			all = append(all, b)
+			keyW = max(keyW, ansi.StringWidth(b.Help().Key))
+			descW = max(descW, ansi.StringWidth(b.Help().Desc))
+		}
 	}
-	ncols := (len(all) + max(height-2, 1) - 1) / max(height-2, 1)
-	rows := (len(all) + ncols - 1) / ncols
+	const sep = 4 // bubbles/help's column separator
+	inner := a.width - 4
+	ncols := max(1, (inner+sep)/(keyW+1+descW+sep))
+	per := (len(all) + ncols - 1) / ncols
 	var cols [][]key.Binding
 	for len(all) > 0 {
-		n := min(rows, len(all))
+		n := min(per, len(all))
 		cols = append(cols, all[:n])
 		all = all[n:]
 	}
 	h := a.help
-	h.Width = a.width - 4
-	box := a.styles.panelFocused.Padding(0, 1).Width(a.width - 2).Height(height - 2)
-	return box.Render(h.FullHelpView(cols))
+	h.Width = inner
+	lines := strings.Split(h.FullHelpView(cols), "\n")
+	rows := max(height-2, 1)
+	if len(lines) > rows {
+		// Keep the last row for the scroll hint.
+		show := max(rows-1, 1)
+		a.helpTop = min(a.helpTop, len(lines)-show)
+		hint := fmt.Sprintf("↑/↓ scroll · %d–%d of %d", a.helpTop+1, a.helpTop+show, len(lines))
+		lines = append(lines[a.helpTop:a.helpTop+show:a.helpTop+show], a.styles.label.Render(hint))
+	}
+	box := a.styles.panelFocused.Padding(0, 1).Width(a.width - 2).Height(rows)
+	return box.Render(strings.Join(lines, "\n"))
 }
 
 // mouse: the wheel scrolls the text, a click on the timeline scrubs, on a
@@ -351,10 +370,10 @@ func (a *app) mouse(msg tea.MouseMsg) {
 	}
 	switch msg.Button {
 	case tea.MouseButtonWheelUp:
-		a.scroll = max(a.scroll-3, 0)
+		a.scrollBy(-3)
 		return
 	case tea.MouseButtonWheelDown:
-		a.scroll += 3
+		a.scrollBy(3)
 		return
 	}
 	if msg.Action != tea.MouseActionPress || msg.Button != tea.MouseButtonLeft {
