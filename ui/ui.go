@@ -6,7 +6,9 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -59,6 +61,13 @@ func configure(o Options) (appConfig, error) {
 	}
 	if cfg.opts.TopN == 0 {
 		cfg.opts.TopN = 5 // the inspector shows five candidates
+	}
+	for _, p := range o.ModelPaths {
+		// Checked before the screen changes, so a typo is a one-line error
+		// in the shell rather than a message inside the playground.
+		if _, err := os.Stat(p); err != nil {
+			return cfg, fmt.Errorf("--model %s: %v", p, errors.Unwrap(err))
+		}
 	}
 	switch {
 	case len(o.ModelPaths) > 3:
