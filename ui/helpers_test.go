@@ -192,21 +192,21 @@ func keyMsg(name string) tea.KeyMsg {
 }
 
 var (
-	millisRe   = regexp.MustCompile(` \d+(\.\d+)?ms`)
+	millisRe   = regexp.MustCompile(`([ │])\d+(\.\d+)?ms`)
 	sparkRe    = regexp.MustCompile("[▁▂▃▄▅▆▇█]+(\x1b\\[0m)? #ms")
-	rateRe     = regexp.MustCompile(`\d+(\.\d+)? ms/step · \d+ tok/s *`)
+	rateRe     = regexp.MustCompile(`#ms/step · \d+ tok/s *`)
 	trailingRe = regexp.MustCompile(`(?m) +$`)
 )
 
 // normalize replaces what depends on wall-clock time (step times, the
 // sparkline, throughput) so a screen can be compared with a golden file.
 func normalize(view string) string {
-	view = millisRe.ReplaceAllString(view, " #ms")
+	view = millisRe.ReplaceAllString(view, "$1#ms")
 	view = sparkRe.ReplaceAllStringFunc(view, func(s string) string {
 		bars := strings.TrimRight(s, "\x1b[0m #s")
 		return strings.Repeat("▄", len([]rune(bars))) + strings.TrimPrefix(s, bars)
 	})
-	view = rateRe.ReplaceAllString(view, "# ms/step · # tok/s ")
+	view = rateRe.ReplaceAllString(view, "#ms/step · # tok/s ")
 	return trailingRe.ReplaceAllString(view, "")
 }
 

@@ -487,7 +487,7 @@ func TestComparePanesRunInLockStep(t *testing.T) {
 		}
 	}
 	view := plain(h.a.View())
-	for _, want := range []string{"ms/step", "tok/s", "2 calls", "cpu: test cpu", "compare 3 models"} {
+	for _, want := range []string{"ms/step", "tok/s", "2 model calls · cpu", "test cpu", "compare 3 models"} {
 		if !strings.Contains(view, want) {
 			t.Errorf("compare view lacks %q", want)
 		}

@@ -127,7 +127,7 @@ type paneStats struct {
 	calls      int
 	forward    time.Duration
 	revealed   int
-	msPerStep  float64
+	perStep    time.Duration
 	tokensPerS float64
 }
 
@@ -144,7 +144,7 @@ func (p *pane) stats(n int) paneStats {
 		s.revealed += len(ev.Revealed)
 	}
 	if s.calls > 0 {
-		s.msPerStep = float64(s.forward) / float64(time.Millisecond) / float64(s.calls)
+		s.perStep = s.forward / time.Duration(s.calls)
 	}
 	if s.forward > 0 {
 		s.tokensPerS = float64(s.revealed) / s.forward.Seconds()

@@ -68,7 +68,7 @@ func (a *app) geometry() geometry {
 	g.textH = g.bodyH - 2
 	g.textTop = g.bodyTop + 1
 	if a.cfg.compare {
-		g.textH -= 3 // title and two stats lines
+		g.textH -= 4 // title and three stats lines
 		g.textTop++
 	}
 	g.inspTop = g.bodyTop + g.bodyH
@@ -198,9 +198,10 @@ func (a *app) paneView(i int, p *pane, g geometry) string {
 	lines = append(lines, a.paneText(i, p, w, g.textH)...)
 	if a.cfg.compare {
 		st := p.stats(a.play.cursor)
-		rate := fmt.Sprintf("%.1f ms/step · %.0f tok/s", st.msPerStep, st.tokensPerS)
-		where := fmt.Sprintf("%d calls · %s: %s", st.calls, p.backend, p.device)
-		lines = append(lines, s.value.Render(truncate(rate, w)), s.label.Render(truncate(where, w)))
+		rate := fmt.Sprintf("%s/step · %.0f tok/s", millis(st.perStep), st.tokensPerS)
+		calls := fmt.Sprintf("%d model calls · %s", st.calls, p.backend)
+		lines = append(lines, s.value.Render(truncate(rate, w)), s.value.Render(truncate(calls, w)),
+			s.label.Render(truncate(p.device, w)))
 	}
 	box := s.panel
 	if a.cfg.compare && i == a.insp.pane && a.insp.open {
