@@ -8,12 +8,13 @@
 #   scripts/tmux_smoke.sh            (from the repository root or anywhere)
 #   KEEP=1 scripts/tmux_smoke.sh     keep the work directory for inspection
 set -u
+unset TMUX # works from inside another tmux too (a separate server, -L)
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v tmux >/dev/null 2>&1 || { echo "tmux_smoke: tmux is not installed" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/diffuapriel-smoke.XXXXXX")
 sock="diffuapriel-smoke-$$"
-t() { tmux -L "$sock" "$@"; }
+t() { tmux -u -L "$sock" "$@"; }
 cleanup() {
 	t kill-server >/dev/null 2>&1
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
