@@ -194,6 +194,9 @@ func (c *controls) view(s styles, width, height int) string {
 		switch {
 		case c.focused && i == c.row:
 			line = s.focused.Render(padRight("▸"+line, width))
+		case r.name == "threshold" && c.s.opts.Sampler != "threshold":
+			// Only the threshold sampler reads it: drawn dim.
+			line = " " + s.label.Render(fmt.Sprintf("%-*s ", nameW, r.name)) + s.dim.Render(val)
 		default:
 			line = " " + s.label.Render(fmt.Sprintf("%-*s ", nameW, r.name)) + s.value.Render(val)
 		}
