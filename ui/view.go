@@ -30,14 +30,10 @@ type geometry struct {
 	textW      int // text columns of the narrowest pane
 	textH      int // text rows of a pane
 	textTop    int // screen row of a pane's first text line
-	inspTop    int
 	inspH      int
-	progRow    int
-	timeRow    int
+	timeRow    int // screen row of the timeline
 	timelineX  int
 	timelineW  int
-	hintRow    int
-	statusRow  int
 	controlTop int // screen row of the first control row
 }
 
@@ -71,13 +67,9 @@ func (a *app) geometry() geometry {
 		g.textH -= 4 // title and three stats lines
 		g.textTop++
 	}
-	g.inspTop = g.bodyTop + g.bodyH
-	g.progRow = g.inspTop + g.inspH
-	g.timeRow = g.progRow + 1
+	g.timeRow = g.bodyTop + g.bodyH + g.inspH + 1 // under the progress line
 	g.timelineX = stateWidth
 	g.timelineW = max(a.width-stateWidth-12, 2)
-	g.hintRow = g.timeRow + 1
-	g.statusRow = g.hintRow + 1
 	g.controlTop = g.bodyTop + 2
 	return g
 }
