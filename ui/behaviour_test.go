@@ -144,7 +144,7 @@ func TestPromptTooLongForTheModelIsReported(t *testing.T) {
 	cfg := testConfig(t)
 	small := tinyPreset(t, models.BackboneMamba)
 	small.MaxSeqLen = 8
-	cfg.models = []source{{name: "short context", path: "test", open: func() (*models.Checkpoint, error) {
+	cfg.models = []source{{name: "short context", open: func() (*models.Checkpoint, error) {
 		return &models.Checkpoint{Config: small, Weights: models.RandomInit(small, 1)}, nil
 	}}}
 	h := newHarness(t, cfg, 80, 24)

@@ -48,7 +48,7 @@ func tinySources(t testing.TB) []source {
 	var out []source
 	for _, bb := range []string{models.BackboneMamba, models.BackboneHybrid, models.BackboneTransformer} {
 		cfg := tinyPreset(t, bb)
-		out = append(out, source{name: cfg.Name, path: "init:tiny:" + bb, open: func() (*models.Checkpoint, error) {
+		out = append(out, source{name: cfg.Name, open: func() (*models.Checkpoint, error) {
 			return &models.Checkpoint{Config: cfg, Weights: models.RandomInit(cfg, 1)}, nil
 		}})
 	}

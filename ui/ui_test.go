@@ -50,14 +50,14 @@ func TestConfigureModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !paths.compare || len(paths.models) != 2 || paths.models[0].path != dir {
+	if !paths.compare || len(paths.models) != 2 || paths.models[0].name != dir {
 		t.Fatalf("two --model paths: compare %v with %d models", paths.compare, len(paths.models))
 	}
 	one, err := configure(Options{ModelPaths: []string{dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if one.compare || one.models[0].path != dir || len(one.models) != 1+len(single.models) {
+	if one.compare || one.models[0].name != dir || len(one.models) != 1+len(single.models) {
 		t.Fatal("one --model path should open it first, with the built-in models after it in the picker")
 	}
 }
