@@ -4,7 +4,13 @@
 // knows nothing of any user interface.
 package engine
 
-import "diffuapriel/models"
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"diffuapriel/models"
+)
 
 // Candidate is one token with its probability under the sampling distribution.
 type Candidate struct {
@@ -55,4 +61,54 @@ type Backend interface {
 	// Memory reports bytes in use by this backend and the device total.
 	Memory() (used, total uint64)
 	Close() error
+}
+
+// Validate checks a head query against a sequence of length L; every
+// backend calls it, so they all refuse the same queries.
+func (q *HeadQuery) Validate(L int) error {
+	switch {
+	case q == nil:
+		return errors.New("no head query")
+	case math.IsNaN(float64(q.Temperature)) || math.IsInf(float64(q.Temperature), 0):
+		return fmt.Errorf("temperature is %v", q.Temperature)
+	case math.IsNaN(float64(q.TopP)):
+		return errors.New("top-p is NaN")
+	case q.TopN < 0 || q.TopN > MaxTopN:
+		return fmt.Errorf("top-n must be 0..%d, got %d", MaxTopN, q.TopN)
+	case q.Temperature > 0 && len(q.Uniform) != len(q.Positions):
+		return fmt.Errorf("%d uniforms for %d positions", len(q.Uniform), len(q.Positions))
+	case len(q.Uniform) != 0 && len(q.Uniform) != len(q.Positions):
+		return fmt.Errorf("%d uniforms for %d positions", len(q.Uniform), len(q.Positions))
+	}
+	for i, p := range q.Positions {
+		if p < 0 || int(p) >= L {
+			return fmt.Errorf("query position %d (entry %d) outside the sequence of length %d", p, i, L)
+		}
+	}
+	for i, u := range q.Uniform {
+		if !(u >= 0 && u < 1) {
+			return fmt.Errorf("uniform %v (entry %d) not in [0, 1)", u, i)
+		}
+	}
+	return nil
+}
+
+// carryOver applies SUBS to the queried positions whose input is not the
+// mask: their stats are the input token with probability 1. It returns the
+// stats so filled and the indices (into q.Positions) of the masked positions,
+// which need the head.
+func (q *HeadQuery) carryOver(tokens []int32, mask int32) ([]PositionStats, []int) {
+	stats := make([]PositionStats, len(q.Positions))
+	var masked []int
+	for i, p := range q.Positions {
+		if tok := tokens[p]; tok != mask {
+			stats[i] = PositionStats{Pos: p, Token: tok, Prob: 1, Margin: 1}
+			if q.TopN > 0 {
+				stats[i].Top = []Candidate{{Token: tok, Prob: 1}}
+			}
+			continue
+		}
+		masked = append(masked, i)
+	}
+	return stats, masked
 }

@@ -247,22 +247,11 @@ func (c *CPU) Sample(tokens []int32, sigma float64, q *HeadQuery) ([]PositionSta
 	if err := c.checkInput(tokens, sigma); err != nil {
 		return nil, err
 	}
-	if err := c.checkQuery(len(tokens), q); err != nil {
-		return nil, err
+	if err := q.Validate(len(tokens)); err != nil {
+		return nil, fmt.Errorf("cpu backend: %v", err)
 	}
 	cfg, s := c.cfg, &c.s
-	stats := make([]PositionStats, len(q.Positions))
-	var masked []int // indices into q.Positions that need the head
-	for i, p := range q.Positions {
-		if tok := tokens[p]; int(tok) != cfg.MaskTokenID {
-			stats[i] = PositionStats{Pos: p, Token: tok, Prob: 1, Margin: 1}
-			if q.TopN > 0 {
-				stats[i].Top = []Candidate{{Token: tok, Prob: 1}}
-			}
-			continue
-		}
-		masked = append(masked, i)
-	}
+	stats, masked := q.carryOver(tokens, int32(cfg.MaskTokenID))
 	if len(masked) == 0 {
 		return stats, nil
 	}
@@ -310,35 +299,6 @@ func (c *CPU) Sample(tokens []int32, sigma float64, q *HeadQuery) ([]PositionSta
 		}
 	}
 	return stats, nil
-}
-
-// checkQuery validates a head query against a sequence of length L.
-func (c *CPU) checkQuery(L int, q *HeadQuery) error {
-	switch {
-	case q == nil:
-		return errors.New("cpu backend: no head query")
-	case math.IsNaN(float64(q.Temperature)) || math.IsInf(float64(q.Temperature), 0):
-		return fmt.Errorf("cpu backend: temperature is %v", q.Temperature)
-	case math.IsNaN(float64(q.TopP)):
-		return errors.New("cpu backend: top-p is NaN")
-	case q.TopN < 0 || q.TopN > MaxTopN:
-		return fmt.Errorf("cpu backend: top-n must be 0..%d, got %d", MaxTopN, q.TopN)
-	case q.Temperature > 0 && len(q.Uniform) != len(q.Positions):
-		return fmt.Errorf("cpu backend: %d uniforms for %d positions", len(q.Uniform), len(q.Positions))
-	case len(q.Uniform) != 0 && len(q.Uniform) != len(q.Positions):
-		return fmt.Errorf("cpu backend: %d uniforms for %d positions", len(q.Uniform), len(q.Positions))
-	}
-	for i, p := range q.Positions {
-		if p < 0 || int(p) >= L {
-			return fmt.Errorf("cpu backend: query position %d (entry %d) outside the sequence of length %d", p, i, L)
-		}
-	}
-	for i, u := range q.Uniform {
-		if !(u >= 0 && u < 1) {
-			return fmt.Errorf("cpu backend: uniform %v (entry %d) not in [0, 1)", u, i)
-		}
-	}
-	return nil
 }
 
 // Memory reports the bytes of decoded weights and scratch buffers held, and

@@ -682,22 +682,11 @@ func (g *GPU) Sample(tokens []int32, sigma float64, q *HeadQuery) ([]PositionSta
 	if err := g.ready(tokens); err != nil {
 		return nil, err
 	}
-	if err := (*CPU).checkQuery(nil, len(tokens), q); err != nil {
-		return nil, errors.New(strings.Replace(err.Error(), "cpu backend", "gpu backend", 1))
+	if err := q.Validate(len(tokens)); err != nil {
+		return nil, fmt.Errorf("gpu backend: %v", err)
 	}
 	cfg := g.cfg
-	stats := make([]PositionStats, len(q.Positions))
-	var masked []int
-	for i, p := range q.Positions {
-		if tok := tokens[p]; int(tok) != cfg.MaskTokenID {
-			stats[i] = PositionStats{Pos: p, Token: tok, Prob: 1, Margin: 1}
-			if q.TopN > 0 {
-				stats[i].Top = []Candidate{{Token: tok, Prob: 1}}
-			}
-			continue
-		}
-		masked = append(masked, i)
-	}
+	stats, masked := q.carryOver(tokens, int32(cfg.MaskTokenID))
 	err := g.th.do(func() error {
 		if err := g.step(tokens, sigma); err != nil {
 			return err
