@@ -107,7 +107,7 @@ func TestCommandErrorsAreOneLine(t *testing.T) {
 	oneLineError(t, "corrupt.safetensors", "generate", "--model", corrupt, "--backend", "cpu")
 	oneLineError(t, "longer than the model's context", "generate", "--model", model, "--length", "70000", "--backend", "cpu")
 	oneLineError(t, "unexpected argument", "generate", "stray")
-	oneLineError(t, "exists; pass --force", "init", "--out", existing)
+	oneLineError(t, "already exists", "init", "--out", existing)
 	oneLineError(t, "unknown preset", "init", "--preset", "7b", "--out", filepath.Join(t.TempDir(), "x"))
 	oneLineError(t, "unknown backbone", "init", "--backbone", "rwkv", "--out", filepath.Join(t.TempDir(), "x"))
 	oneLineError(t, "--out is required", "init")
@@ -184,7 +184,7 @@ func TestTokenizeSplitsAndThins(t *testing.T) {
 	if train[perDoc-1] != 50256 || len(valIDs) == 0 {
 		t.Fatalf("documents not separated by 50256 or no validation split")
 	}
-	oneLineError(t, "exists; pass --force", "tokenize", "--data", dir, "--out", out, "--val-out", val)
+	oneLineError(t, "already exists", "tokenize", "--data", dir, "--out", out, "--val-out", val)
 	oneLineError(t, "corpus directory", "tokenize", "--data", filepath.Join(dir, "missing"), "--out", out+"2", "--val-out", val+"2")
 }
 

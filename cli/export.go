@@ -6,9 +6,9 @@ import (
 	"io"
 	"os"
 
+	"diffuapriel/atomicfile"
 	"diffuapriel/engine"
 	"diffuapriel/export"
-	"diffuapriel/record"
 	"diffuapriel/themes"
 )
 
@@ -41,7 +41,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	if *gifOut != "" {
 		opts := export.GIFOptions{Theme: theme, FPS: *fps, Columns: *columns, Plain: *plain}
-		err := record.WriteFileAtomic(*gifOut, *force, func(w io.Writer) error { return export.GIF(w, tr, opts) })
+		err := atomicfile.WriteFile(*gifOut, *force, func(w io.Writer) error { return export.GIF(w, tr, opts) })
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	if *htmlOut != "" {
 		opts := export.HTMLOptions{Theme: theme}
-		err := record.WriteFileAtomic(*htmlOut, *force, func(w io.Writer) error { return export.HTML(w, tr, opts) })
+		err := atomicfile.WriteFile(*htmlOut, *force, func(w io.Writer) error { return export.HTML(w, tr, opts) })
 		if err != nil {
 			return err
 		}

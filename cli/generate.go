@@ -6,9 +6,9 @@ import (
 	"io"
 	"time"
 
+	"diffuapriel/atomicfile"
 	"diffuapriel/engine"
 	"diffuapriel/models"
-	"diffuapriel/record"
 	"diffuapriel/tokenizer"
 )
 
@@ -33,9 +33,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	// The trace streams into a temporary file that replaces the destination
 	// only once the generation has completed; an existing file is refused
 	// before any work is done.
-	var traceFile *record.AtomicFile
+	var traceFile *atomicfile.File
 	if *tracePath != "" {
-		if traceFile, err = record.CreateAtomic(*tracePath, *force); err != nil {
+		if traceFile, err = atomicfile.Create(*tracePath, *force); err != nil {
 			return err
 		}
 		defer traceFile.Abort()

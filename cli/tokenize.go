@@ -15,6 +15,7 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"diffuapriel/atomicfile"
 	"diffuapriel/tokenizer"
 )
 
@@ -43,8 +44,8 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 		return usageError{"--x-weight must be in [0, 1]"}
 	}
 	for _, p := range []string{*out, *valOut} {
-		if _, err := os.Stat(p); err == nil && !*force {
-			return fmt.Errorf("%s exists; pass --force to overwrite", p)
+		if err := atomicfile.Check(p, *force); err != nil {
+			return err
 		}
 	}
 	files, err := corpusFiles(*data)
@@ -170,27 +171,7 @@ func tokenizeCorpus(tok *tokenizer.Tokenizer, path string, valFrac, keep float64
 }
 
 func writeTokens(path string, ids []uint16, force bool) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %v", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriter(tmp)
-	if err := binary.Write(bw, binary.LittleEndian, ids); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %v", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %v", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %v", path, err)
-	}
-	if !force {
-		if _, err := os.Stat(path); err == nil {
-			return fmt.Errorf("%s exists; pass --force to overwrite", path)
-		}
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(path, force, func(w io.Writer) error {
+		return binary.Write(w, binary.LittleEndian, ids)
+	})
 }

@@ -182,7 +182,7 @@ func TestSaveShardedRoundTrip(t *testing.T) {
 		if err := SaveSharded(dir, w, dtype, 500, false); err == nil {
 			t.Error("SaveSharded overwrote without force")
 		} else {
-			wantError(t, err, "exists; pass --force to overwrite")
+			wantError(t, err, "already exists (pass --force to overwrite")
 		}
 		// Forcing a save with fewer shards removes the stale ones.
 		if err := SaveSharded(dir, w, dtype, 1<<30, true); err != nil {
@@ -314,7 +314,7 @@ func TestSaveRefusesOverwrite(t *testing.T) {
 	}
 	before, _ := os.ReadFile(path)
 	err := Save(path, RandomInit(microConfig(t, BackboneMamba), 2), F32, false)
-	wantError(t, err, path+" exists; pass --force to overwrite")
+	wantError(t, err, "cannot write "+path+": it already exists (pass --force to overwrite it)")
 	after, _ := os.ReadFile(path)
 	if !bytes.Equal(before, after) {
 		t.Fatal("refused save changed the file")

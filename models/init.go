@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"diffuapriel/atomicfile"
 )
 
 // RandomInit returns freshly initialised F32 weights for cfg, identical for
@@ -55,7 +57,7 @@ func WriteRandomInit(path string, cfg *Config, seed uint64, dtype DType, force b
 		return err
 	}
 	specs := TensorSpecs(cfg)
-	return writeFileAtomic(path, force, func(out io.Writer) error {
+	return atomicfile.WriteFile(path, force, func(out io.Writer) error {
 		return writeSafetensors(out, meta, specs, dtype, func(i int) ([]byte, error) {
 			s := specs[i]
 			// Round through F32 exactly as RandomInit + Save do.

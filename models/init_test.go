@@ -67,7 +67,7 @@ func TestWriteRandomInitMatchesSave(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s %s: WriteRandomInit differs from Save(RandomInit)", c.cfg.Name, c.dtype)
 		}
-		wantError(t, WriteRandomInit(path, c.cfg, 11, c.dtype, false), "exists; pass --force to overwrite")
+		wantError(t, WriteRandomInit(path, c.cfg, 11, c.dtype, false), "already exists (pass --force to overwrite")
 	}
 }
 

@@ -1,15 +1,15 @@
 package models
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"diffuapriel/atomicfile"
 )
 
 // tensorBytes produces the stored bytes of the i-th spec in the target dtype.
@@ -30,7 +30,7 @@ func Save(path string, w *Weights, dtype DType, force bool) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, force, func(out io.Writer) error {
+	return atomicfile.WriteFile(path, force, func(out io.Writer) error {
 		return writeSafetensors(out, meta, specs, dtype, source)
 	})
 }
@@ -63,7 +63,7 @@ func SaveSharded(dir string, w *Weights, dtype DType, maxShardBytes int64, force
 	if !force {
 		for _, name := range targets {
 			if p := filepath.Join(dir, name); fileExists(p) {
-				return fmt.Errorf("%s exists; pass --force to overwrite", p)
+				return fmt.Errorf("%s already exists (pass --force to overwrite", p)
 			}
 		}
 	}
@@ -80,7 +80,7 @@ func SaveSharded(dir string, w *Weights, dtype DType, maxShardBytes int64, force
 			total += specBytes(specs[i], dtype)
 		}
 		shardSource := func(j int) ([]byte, error) { return source(group[j]) }
-		err := writeFileAtomic(filepath.Join(dir, names[k]), true, func(out io.Writer) error {
+		err := atomicfile.WriteFile(filepath.Join(dir, names[k]), true, func(out io.Writer) error {
 			return writeSafetensors(out, meta, groupSpecs, dtype, shardSource)
 		})
 		if err != nil {
@@ -91,7 +91,7 @@ func SaveSharded(dir string, w *Weights, dtype DType, maxShardBytes int64, force
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFileName), true, func(out io.Writer) error {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFileName), true, func(out io.Writer) error {
 		_, err := out.Write(append(config, '\n'))
 		return err
 	}); err != nil {
@@ -104,7 +104,7 @@ func SaveSharded(dir string, w *Weights, dtype DType, maxShardBytes int64, force
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, IndexFileName), true, func(out io.Writer) error {
+	if err := atomicfile.WriteFile(filepath.Join(dir, IndexFileName), true, func(out io.Writer) error {
 		_, err := out.Write(append(index, '\n'))
 		return err
 	}); err != nil {
@@ -267,56 +267,6 @@ func writeSafetensors(out io.Writer, metadata map[string]string, specs []TensorS
 		if _, err := out.Write(data); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeFileAtomic writes path through a temp file in the same directory,
-// fsyncs and renames it into place, so a reader (or a crash) sees the old
-// file or the complete new one, never a mix. Without force an existing path
-// is refused.
-func writeFileAtomic(path string, force bool, write func(io.Writer) error) (err error) {
-	if !force {
-		if _, err := os.Lstat(path); err == nil {
-			return fmt.Errorf("%s exists; pass --force to overwrite", path)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	buf := bufio.NewWriterSize(tmp, 4<<20)
-	if err := write(buf); err != nil {
-		return fmt.Errorf("save %s: %v", path, err)
-	}
-	if err := buf.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// Persist the rename itself; not every filesystem supports syncing a directory.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -1,3 +1,6 @@
+// Package record records the playground's screen as an asciicast v2 file
+// that `asciinema play` accepts: a Tap stands between the TUI and the
+// terminal, and a Cast timestamps what passes through it.
 package record
 
 import (

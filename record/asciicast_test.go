@@ -223,7 +223,7 @@ func TestTapFailureKeepsTerminal(t *testing.T) {
 	if err := tap.Start(filepath.Join(dir, "x.cast"), false, 80, 24, ""); err != nil {
 		t.Fatal(err)
 	}
-	tap.file.tmp.Close() // the file becomes unwritable, as on a vanished disk
+	tap.cast.w = &failingWriter{} // the file becomes unwritable, as on a full disk
 	big := bytes.Repeat([]byte("z"), 2<<20)
 	if n, err := tap.Write(big); n != len(big) || err != nil {
 		t.Fatalf("terminal write failed: %d %v", n, err)
@@ -241,4 +241,17 @@ func TestTapFailureKeepsTerminal(t *testing.T) {
 	if info, _ := os.Stat(ttyPath); info.Size() != int64(len(big)+4) {
 		t.Errorf("terminal got %d bytes", info.Size())
 	}
+}
+
+func dirEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
 }

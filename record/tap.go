@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"diffuapriel/atomicfile"
 )
 
 // Tap stands between a TUI and its terminal: everything written to it goes
@@ -20,7 +22,7 @@ type Tap struct {
 	onFail func(error)
 
 	mu   sync.Mutex
-	file *AtomicFile
+	file *atomicfile.File
 	cast *Cast
 }
 
@@ -41,7 +43,7 @@ func (t *Tap) Start(path string, force bool, width, height int, title string) er
 	if t.file != nil {
 		return errors.New("already recording to " + t.file.Name())
 	}
-	f, err := CreateAtomic(path, force)
+	f, err := atomicfile.Create(path, force)
 	if err != nil {
 		return err
 	}
@@ -115,7 +117,7 @@ func (t *Tap) drop(err error) error {
 	name := t.file.Name()
 	t.file.Abort()
 	t.file, t.cast = nil, nil
-	var we *WriteError
+	var we *atomicfile.WriteError
 	if errors.As(err, &we) {
 		return fmt.Errorf("recording stopped: %v", err)
 	}

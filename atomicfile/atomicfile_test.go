@@ -1,4 +1,4 @@
-package record
+package atomicfile
 
 import (
 	"errors"
@@ -32,7 +32,7 @@ func writeString(s string) func(io.Writer) error {
 func TestWriteFileAtomicCreates(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "out.txt")
-	if err := WriteFileAtomic(path, false, writeString("hello")); err != nil {
+	if err := WriteFile(path, false, writeString("hello")); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(path)
@@ -53,7 +53,7 @@ func TestWriteFileAtomicRefusesExistingWithoutForce(t *testing.T) {
 	path := filepath.Join(dir, "keep.txt")
 	os.WriteFile(path, []byte("original"), 0o644)
 	called := false
-	err := WriteFileAtomic(path, false, func(w io.Writer) error { called = true; return nil })
+	err := WriteFile(path, false, func(w io.Writer) error { called = true; return nil })
 	if err == nil || !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("err = %v, want an 'exists, pass --force' error", err)
 	}
@@ -63,7 +63,7 @@ func TestWriteFileAtomicRefusesExistingWithoutForce(t *testing.T) {
 	if got, _ := os.ReadFile(path); string(got) != "original" {
 		t.Fatalf("existing file changed to %q", got)
 	}
-	if err := WriteFileAtomic(path, true, writeString("new")); err != nil {
+	if err := WriteFile(path, true, writeString("new")); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(path); string(got) != "new" {
@@ -77,7 +77,7 @@ func TestWriteFileAtomicRefusesExistingWithoutForce(t *testing.T) {
 func TestCommitRefusesFileCreatedMeanwhile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "race.txt")
-	f, err := CreateAtomic(path, false)
+	f, err := Create(path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestFailedWriteLeavesOriginalAndNoTemp(t *testing.T) {
 	path := filepath.Join(dir, "data.bin")
 	os.WriteFile(path, []byte("original"), 0o644)
 	boom := errors.New("renderer failed")
-	err := WriteFileAtomic(path, true, func(w io.Writer) error {
+	err := WriteFile(path, true, func(w io.Writer) error {
 		io.WriteString(w, strings.Repeat("x", 3<<20)) // past the buffer: bytes reach the temp file
 		return boom
 	})
@@ -127,9 +127,9 @@ func TestUnwritablePathsGiveOneLineErrors(t *testing.T) {
 		{"", "no output file"},
 	}
 	for _, c := range cases {
-		err := WriteFileAtomic(c.path, true, writeString("x"))
+		err := WriteFile(c.path, true, writeString("x"))
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("WriteFileAtomic(%q) = %v, want one line containing %q", c.path, err, c.want)
+			t.Errorf("WriteFile(%q) = %v, want one line containing %q", c.path, err, c.want)
 		}
 	}
 }
@@ -141,7 +141,7 @@ func TestReadOnlyDirectory(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o500)
 	defer os.Chmod(dir, 0o700)
-	err := WriteFileAtomic(filepath.Join(dir, "out.gif"), false, writeString("x"))
+	err := WriteFile(filepath.Join(dir, "out.gif"), false, writeString("x"))
 	if err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("err = %v, want permission denied", err)
 	}

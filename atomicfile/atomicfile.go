@@ -1,9 +1,11 @@
-// Package record makes the files a demo is made of: traces, screen
-// recordings and exports are written atomically (a reader or a crash sees
-// the old file or the complete new one, never a mix, and an existing file is
-// never replaced without force), and terminal output can be recorded as an
-// asciicast v2 file that `asciinema play` accepts.
-package record
+// Package atomicfile writes files so that a reader or a crash sees either
+// the old file or the complete new one, never a mix: the data goes to a
+// temporary file beside the destination, is synced, and is then moved into
+// place. An existing file is never replaced without force, and every
+// failure is one line naming the path and the cause. Every file the project
+// writes (checkpoints, traces, token files, recordings, exports) goes
+// through it.
+package atomicfile
 
 import (
 	"bufio"
@@ -16,10 +18,10 @@ import (
 	"syscall"
 )
 
-// AtomicFile is a file being written under a temporary name next to its
+// File is a file being written under a temporary name next to its
 // destination. Commit makes it appear at the destination; Abort (or a failed
 // Commit) removes it. Writes are buffered.
-type AtomicFile struct {
+type File struct {
 	path  string
 	force bool
 	tmp   *os.File
@@ -31,25 +33,25 @@ type AtomicFile struct {
 // path already exists, so a long recording never ends in a refusal. Errors
 // are one line naming the path and the cause (missing directory, permission,
 // read-only or full filesystem).
-func CreateAtomic(path string, force bool) (*AtomicFile, error) {
+func Create(path string, force bool) (*File, error) {
 	if path == "" {
 		return nil, errors.New("no output file given")
 	}
-	if err := checkDestination(path, force); err != nil {
+	if err := Check(path, force); err != nil {
 		return nil, err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return nil, describe(path, err)
 	}
-	return &AtomicFile{path: path, force: force, tmp: tmp, buf: bufio.NewWriterSize(tmp, 1<<20)}, nil
+	return &File{path: path, force: force, tmp: tmp, buf: bufio.NewWriterSize(tmp, 1<<20)}, nil
 }
 
 // Name is the destination path.
-func (f *AtomicFile) Name() string { return f.path }
+func (f *File) Name() string { return f.path }
 
 // Write buffers p for the temporary file.
-func (f *AtomicFile) Write(p []byte) (int, error) {
+func (f *File) Write(p []byte) (int, error) {
 	if f.done {
 		return 0, fmt.Errorf("write %s: file already committed or aborted", f.path)
 	}
@@ -62,7 +64,7 @@ func (f *AtomicFile) Write(p []byte) (int, error) {
 
 // Flush pushes buffered bytes to the temporary file, so a crash loses at most
 // what was written since (a streaming trace flushes after every record).
-func (f *AtomicFile) Flush() error {
+func (f *File) Flush() error {
 	if f.done {
 		return nil
 	}
@@ -76,7 +78,7 @@ func (f *AtomicFile) Flush() error {
 // Without force, a destination created meanwhile is not replaced either: the
 // file is linked into place, which fails if the name exists. On any error
 // the temporary file is removed and an existing destination is untouched.
-func (f *AtomicFile) Commit() (err error) {
+func (f *File) Commit() (err error) {
 	if f.done {
 		return fmt.Errorf("commit %s: file already committed or aborted", f.path)
 	}
@@ -112,7 +114,7 @@ func (f *AtomicFile) Commit() (err error) {
 }
 
 // place moves the finished temporary file to the destination.
-func (f *AtomicFile) place(tmpName string) error {
+func (f *File) place(tmpName string) error {
 	if f.force {
 		if err := os.Rename(tmpName, f.path); err != nil {
 			return describe(f.path, err)
@@ -129,7 +131,7 @@ func (f *AtomicFile) place(tmpName string) error {
 	}
 	// No hard links on this filesystem: check, then rename (a tiny race
 	// remains only where links are unsupported).
-	if err := checkDestination(f.path, false); err != nil {
+	if err := Check(f.path, false); err != nil {
 		return err
 	}
 	if err := os.Rename(tmpName, f.path); err != nil {
@@ -141,7 +143,7 @@ func (f *AtomicFile) place(tmpName string) error {
 // Abort discards the temporary file; the destination is untouched. It is
 // safe to call after Commit (it does nothing then), so `defer f.Abort()`
 // cleans up every early return.
-func (f *AtomicFile) Abort() {
+func (f *File) Abort() {
 	if f.done {
 		return
 	}
@@ -150,11 +152,11 @@ func (f *AtomicFile) Abort() {
 	os.Remove(f.tmp.Name())
 }
 
-// WriteFileAtomic writes path with write's output, atomically: if write
+// WriteFile writes path with write's output, atomically: if write
 // fails, or the disk fills, nothing is left behind and an existing file is
 // unchanged. Without force an existing path is refused.
-func WriteFileAtomic(path string, force bool, write func(io.Writer) error) error {
-	f, err := CreateAtomic(path, force)
+func WriteFile(path string, force bool, write func(io.Writer) error) error {
+	f, err := Create(path, force)
 	if err != nil {
 		return err
 	}
@@ -169,9 +171,10 @@ func WriteFileAtomic(path string, force bool, write func(io.Writer) error) error
 	return f.Commit()
 }
 
-// checkDestination refuses an existing path without force, and a directory
-// or non-regular file always.
-func checkDestination(path string, force bool) error {
+// Check refuses an existing path without force, and a directory, a
+// non-regular file or a missing parent directory always: what Create would
+// refuse, for commands that check every output before doing any work.
+func Check(path string, force bool) error {
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
