@@ -169,7 +169,7 @@ func TestRemaskingRevealsScheduledCount(t *testing.T) {
 func TestConfidenceRevealsMostConfidentFirst(t *testing.T) {
 	b, cfg := tinyModel(t, models.BackboneTransformer)
 	o := DefaultOptions()
-	o.Steps = 6
+	o.Steps, o.Sampler = 6, "confidence"
 	_, evs := runAll(t, b, cfg, testCanvas(cfg, 24), o)
 	for _, ev := range evs {
 		lowestRevealed := float32(math.Inf(1))

@@ -68,7 +68,8 @@ func testConfig(t testing.TB) appConfig {
 		t.Fatal(err)
 	}
 	opts := engine.DefaultOptions()
-	opts.Steps = 8
+	// The goldens pin their sampling settings rather than follow the defaults.
+	opts.Steps, opts.Sampler, opts.TopP = 8, "confidence", 1
 	return appConfig{models: tinySources(t), newBackend: cpuFactory, tok: tok, theme: theme, mono: true,
 		prompt: "The quick brown fox", length: 12, opts: opts}
 }
