@@ -14,11 +14,6 @@ import (
 	"diffuapriel/models"
 )
 
-// peakMemory is implemented by backends that track their high-water mark.
-type peakMemory interface {
-	PeakMemory() uint64
-}
-
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	backend := fs.String("backend", "cpu", "compute backend: cpu, gpu or auto")
@@ -110,10 +105,9 @@ func benchModel(w io.Writer, kind, preset, backbone string, lengths []int, repea
 			fail(l, err)
 			continue
 		}
+		// Both backends keep their buffers between steps, so what is in use
+		// after a step is the step's peak.
 		used, _ := b.Memory()
-		if pm, ok := b.(peakMemory); ok {
-			used = pm.PeakMemory()
-		}
 		fmt.Fprintf(w, rowFormat, preset, backbone, params, l, fmt.Sprintf("%.2f", ms),
 			fmt.Sprintf("%.0f", float64(l)/(ms/1000)), fmt.Sprintf("%.0f", float64(used)/(1<<20)), b.Name(), b.Device())
 	}
