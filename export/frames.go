@@ -35,7 +35,8 @@ const (
 )
 
 // paneWalker replays one pane's history frame by frame in O(changes) per
-// frame, tracking for each position the event that revealed it.
+// frame, tracking for each position the event that revealed it. The
+// playground draws its frames from it too (as Walker).
 type paneWalker struct {
 	hist   *engine.History
 	n      int // events applied: the frame shown
@@ -56,6 +57,42 @@ func newPaneWalker(h *engine.History) *paneWalker {
 	w.applyEdits()
 	return w
 }
+
+// Walker is the frame walker for other packages (the playground).
+type Walker = paneWalker
+
+// Origins a Walker reports for positions no event revealed.
+const (
+	OriginNone    = originNone
+	OriginSteered = originSteered
+)
+
+// NewWalker starts at frame 0 of a history.
+func NewWalker(h *engine.History) *Walker { return newPaneWalker(h) }
+
+// Seek advances to frame n (or the last frame); a walker never goes back.
+func (w *paneWalker) Seek(n int) {
+	for w.n < n && w.advance() {
+	}
+}
+
+// Frame is the number of events applied.
+func (w *paneWalker) Frame() int { return w.n }
+
+// Tokens is the canvas of the current frame; it changes as the walker
+// advances.
+func (w *paneWalker) Tokens() []int32 { return w.tokens }
+
+// Origin is the event that revealed pos, OriginNone or OriginSteered;
+// Reveal is what that event (or edit) recorded for it.
+func (w *paneWalker) Origin(pos int) int           { return w.origin[pos] }
+func (w *paneWalker) Reveal(pos int) engine.Reveal { return w.reveal[pos] }
+
+// Masked counts the positions still masked.
+func (w *paneWalker) Masked() int { return w.masked }
+
+// Event is the event that produced the current frame, nil at frame 0.
+func (w *paneWalker) Event() *engine.StepEvent { return w.event() }
 
 // set changes a position's token, keeping the mask count.
 func (w *paneWalker) set(pos int, token int32, origin int, rv engine.Reveal) {
@@ -163,3 +200,7 @@ func forward(tr *engine.Trace, n int) time.Duration {
 	}
 	return d
 }
+
+// HeatBucket maps a probability in [0, 1] to one of n heat colours, low to
+// high, as every renderer colours revealed tokens.
+func HeatBucket(p float32, n int) int { return heatBucket(p, n) }

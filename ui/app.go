@@ -374,10 +374,10 @@ func (a *app) setTheme(t themes.Theme) {
 
 // followCursor scrolls so the inspector's position is visible.
 func (a *app) followCursor(l textLayout) {
-	if a.insp.pos >= len(l.posLine) {
+	if a.insp.pos >= len(l.PosLine) {
 		return
 	}
-	line, h := l.posLine[a.insp.pos], a.canvasHeight()
+	line, h := l.PosLine[a.insp.pos], a.canvasHeight()
 	if line < a.scroll {
 		a.scroll = line
 	} else if line >= a.scroll+h {
@@ -407,7 +407,7 @@ func (a *app) scrollBy(lines int) {
 	longest := 0
 	for _, p := range a.panes {
 		if f := a.frameOf(p); f != nil {
-			longest = max(longest, len(layoutPieces(framePieces(a.cfg.tok, f), a.canvasWidth()).lines))
+			longest = max(longest, len(layoutPieces(framePieces(a.cfg.tok, f), a.canvasWidth()).Lines))
 		}
 	}
 	a.scroll = min(max(a.scroll+lines, 0), max(longest-a.canvasHeight(), 0))

@@ -9,10 +9,10 @@ import (
 
 func layoutText(l textLayout) []string {
 	var out []string
-	for _, line := range l.lines {
+	for _, line := range l.Lines {
 		var sb strings.Builder
 		for _, s := range line {
-			sb.WriteString(s.text)
+			sb.WriteString(s.Text())
 		}
 		out = append(out, sb.String())
 	}
@@ -27,8 +27,8 @@ func TestLayoutKeepsNewlinesAndIndentation(t *testing.T) {
 	if got != want {
 		t.Fatalf("layout %q, want %q", got, want)
 	}
-	if l.posLine[3] != 1 || l.posCol[3] != 0 || l.posLine[4] != 1 || l.posCol[4] != 4 {
-		t.Fatalf("indentation positions: line %d col %d / line %d col %d", l.posLine[3], l.posCol[3], l.posLine[4], l.posCol[4])
+	if l.PosLine[3] != 1 || l.PosCol[3] != 0 || l.PosLine[4] != 1 || l.PosCol[4] != 4 {
+		t.Fatalf("indentation positions: line %d col %d / line %d col %d", l.PosLine[3], l.PosCol[3], l.PosLine[4], l.PosCol[4])
 	}
 }
 
@@ -44,8 +44,8 @@ func TestLayoutWrapsAtTokenBoundaries(t *testing.T) {
 			t.Fatalf("line %d is %d cells wide", i, w)
 		}
 	}
-	if l.posLine[2] != 1 || l.posCol[2] != 0 {
-		t.Fatalf("wrapped token at line %d col %d, want 1 0", l.posLine[2], l.posCol[2])
+	if l.PosLine[2] != 1 || l.PosCol[2] != 0 {
+		t.Fatalf("wrapped token at line %d col %d, want 1 0", l.PosLine[2], l.PosCol[2])
 	}
 }
 
@@ -61,7 +61,7 @@ func TestLayoutSplitsPiecesWiderThanALine(t *testing.T) {
 	if strings.Join(lines, "") != "x"+strings.Repeat("y", 12)+"界界界" {
 		t.Fatalf("splitting lost text: %q", lines)
 	}
-	if p, ok := l.positionAt(l.posLine[2], l.posCol[2]); !ok || p != 2 {
+	if p, ok := l.positionAt(l.PosLine[2], l.PosCol[2]); !ok || p != 2 {
 		t.Fatalf("positionAt the wide token's start = %d, %v", p, ok)
 	}
 }
@@ -90,8 +90,8 @@ func TestResizeRewrapsAndFillsTheScreen(t *testing.T) {
 	wide := layoutPieces(framePieces(cfg.tok, h.a.frameOf(h.a.panes[0])), h.a.canvasWidth())
 	check(60, 20)
 	narrow := layoutPieces(framePieces(cfg.tok, h.a.frameOf(h.a.panes[0])), h.a.canvasWidth())
-	if len(narrow.lines) <= len(wide.lines) {
-		t.Fatalf("narrowing did not re-wrap: %d lines wide, %d narrow", len(wide.lines), len(narrow.lines))
+	if len(narrow.Lines) <= len(wide.Lines) {
+		t.Fatalf("narrowing did not re-wrap: %d lines wide, %d narrow", len(wide.Lines), len(narrow.Lines))
 	}
 	// The text on screen is the re-wrapped text.
 	if !strings.Contains(plain(h.a.View()), layoutText(narrow)[0]) {
@@ -115,5 +115,14 @@ func TestSmallTerminalShowsAMessage(t *testing.T) {
 	h.apply(tearesize(60, 20))
 	if strings.Contains(plain(h.a.View()), "needs at least") {
 		t.Fatal("60x20 should draw the playground")
+	}
+}
+
+func TestLayoutPlacesACharacterWiderThanTheLine(t *testing.T) {
+	// One column, a two-cell character: it goes on a line of its own
+	// rather than looping for ever looking for room.
+	l := layoutPieces([]string{"a", "界", "b"}, 1)
+	if got := strings.Join(layoutText(l), "|"); got != "a|界|b" {
+		t.Fatalf("layout %q", got)
 	}
 }

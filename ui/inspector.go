@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"diffuapriel/engine"
+	"diffuapriel/export"
 )
 
 // steerMsg asks the app to change a position at the step on screen and
@@ -69,7 +70,7 @@ func (in *inspector) update(msg tea.KeyMsg, km keyMap, f *frame, l textLayout, p
 		if key.Matches(msg, km.CursorUp) {
 			dir = -1
 		}
-		in.pos = l.positionNear(l.posLine[in.pos]+dir, l.posCol[in.pos], in.pos)
+		in.pos = l.positionNear(l.PosLine[in.pos]+dir, l.PosCol[in.pos], in.pos)
 	case key.Matches(msg, km.NextPane):
 		in.pane = (in.pane + 1) % max(panes, 1)
 	case key.Matches(msg, km.Pin):
@@ -95,15 +96,15 @@ func (in *inspector) update(msg tea.KeyMsg, km keyMap, f *frame, l textLayout, p
 // positionNear finds the position on line whose start is closest to col at
 // or before it; fallback when line does not exist.
 func (l textLayout) positionNear(line, col, fallback int) int {
-	if line < 0 || line >= len(l.lines) {
+	if line < 0 || line >= len(l.Lines) {
 		return fallback
 	}
 	best := -1
-	for pos := range l.posLine {
-		if l.posLine[pos] != line {
+	for pos := range l.PosLine {
+		if l.PosLine[pos] != line {
 			continue
 		}
-		if best < 0 || l.posCol[pos] <= col {
+		if best < 0 || l.PosCol[pos] <= col {
 			best = pos
 		}
 	}
@@ -137,7 +138,7 @@ func (in *inspector) view(s styles, tok tokenRenderer, f *frame, width, height i
 	switch {
 	case f.fixed[pos]:
 		origin = "prompt (fixed)"
-	case pi.origin == -2:
+	case pi.origin == export.OriginSteered:
 		origin = "pinned by you"
 	case pi.origin >= 0:
 		origin = fmt.Sprintf("revealed at step %d (event %d) · score %s · p %s", pi.step, pi.origin+1,
@@ -152,7 +153,7 @@ func (in *inspector) view(s styles, tok tokenRenderer, f *frame, width, height i
 		"  " + s.label.Render(truncate(origin, width-2)),
 	}
 	cands := candidatesAt(f, pos)
-	if len(cands) == 0 && !f.fixed[pos] && pi.origin != -2 && len(lines) < height {
+	if len(cands) == 0 && !f.fixed[pos] && pi.origin != export.OriginSteered && len(lines) < height {
 		lines = append(lines, s.label.Render("  no candidates recorded for this position at this step"))
 	}
 	barW := max(width-34, 4)

@@ -276,7 +276,7 @@ func TestScrollKeys(t *testing.T) {
 	for range 50 {
 		h.apply(keyMsg("pgdown")) // scrolling sends no messages: no need to settle
 	}
-	lines := len(layoutPieces(framePieces(cfg.tok, h.a.frameOf(h.a.panes[0])), h.a.canvasWidth()).lines)
+	lines := len(layoutPieces(framePieces(cfg.tok, h.a.frameOf(h.a.panes[0])), h.a.canvasWidth()).Lines)
 	if want := lines - h.a.canvasHeight(); h.a.scroll != want {
 		t.Fatalf("scrolled to line %d of %d, want %d (the last line at the bottom)", h.a.scroll, lines, want)
 	}
@@ -367,20 +367,20 @@ func TestInspectorKeys(t *testing.T) {
 	h2.done()
 	h2.press("G", "i")
 	l := layoutPieces(framePieces(cfg.tok, h2.a.frameOf(h2.a.panes[0])), h2.a.canvasWidth())
-	if len(l.lines) < 3 {
-		t.Fatalf("only %d lines; the test needs a wrapped canvas", len(l.lines))
+	if len(l.Lines) < 3 {
+		t.Fatalf("only %d lines; the test needs a wrapped canvas", len(l.Lines))
 	}
-	line := l.posLine[h2.a.insp.pos]
+	line := l.PosLine[h2.a.insp.pos]
 	h2.press("down")
-	if l.posLine[h2.a.insp.pos] != line+1 {
-		t.Fatalf("down: line %d, want %d", l.posLine[h2.a.insp.pos], line+1)
+	if l.PosLine[h2.a.insp.pos] != line+1 {
+		t.Fatalf("down: line %d, want %d", l.PosLine[h2.a.insp.pos], line+1)
 	}
 	h2.press("up", "k")
-	if l.posLine[h2.a.insp.pos] != max(line-1, 0) {
-		t.Fatalf("up, k: line %d, want %d", l.posLine[h2.a.insp.pos], max(line-1, 0))
+	if l.PosLine[h2.a.insp.pos] != max(line-1, 0) {
+		t.Fatalf("up, k: line %d, want %d", l.PosLine[h2.a.insp.pos], max(line-1, 0))
 	}
 	h2.press("j")
-	if l.posLine[h2.a.insp.pos] != max(line-1, 0)+1 {
+	if l.PosLine[h2.a.insp.pos] != max(line-1, 0)+1 {
 		t.Fatal("j did not move down a line")
 	}
 	h.press("esc")

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"diffuapriel/engine"
+	"diffuapriel/export"
 	"diffuapriel/models"
 )
 
@@ -47,7 +48,7 @@ func (p *pane) finished() bool {
 
 // posInfo is what the canvas and inspector know of one position at a step.
 type posInfo struct {
-	origin int // event that revealed it; -1 prompt or still masked; -2 set by steering
+	origin int // event that revealed it, export.OriginNone (prompt, still masked) or export.OriginSteered
 	step   int // schedule step of that event
 	reveal engine.Reveal
 }
@@ -65,7 +66,9 @@ type frame struct {
 	mask   int32
 }
 
-// frameAt replays the history up to event n; it never calls the model.
+// frameAt replays the history up to event n (the export package's frame
+// walker, so the playground and the exporters show the same frames); it
+// never calls the model.
 func (p *pane) frameAt(n int) *frame {
 	h := p.hist
 	if h == nil {
@@ -77,28 +80,17 @@ func (p *pane) frameAt(n int) *frame {
 	if c := p.cache; c != nil && c.n == n && c.edits == len(h.Edits) {
 		return c
 	}
-	f := &frame{n: n, edits: len(h.Edits), mask: h.Mask}
-	cv := h.CanvasAt(n)
-	f.tokens, f.fixed = cv.Tokens, h.Initial.Fixed
+	w := export.NewWalker(h)
+	w.Seek(n)
+	f := &frame{n: n, edits: len(h.Edits), mask: h.Mask, tokens: w.Tokens(), fixed: h.Initial.Fixed,
+		masked: w.Masked(), lastEv: w.Event()}
 	f.info = make([]posInfo, len(f.tokens))
-	for i := range f.info {
-		f.info[i].origin = -1
-	}
-	ei := 0
-	for i := 0; i <= n; i++ {
-		for ; ei < len(h.Edits) && h.Edits[ei].Before == i; ei++ {
-			e := h.Edits[ei]
-			f.info[e.Pos] = posInfo{origin: -2, reveal: engine.Reveal{Pos: e.Pos, Token: e.Token}}
-			if e.Token == h.Mask {
-				f.info[e.Pos].origin = -1
-			}
+	for pos := range f.info {
+		pi := posInfo{origin: w.Origin(pos), reveal: w.Reveal(pos)}
+		if pi.origin >= 0 {
+			pi.step = h.Events[pi.origin].Step
 		}
-		if i == n {
-			break
-		}
-		for _, rv := range h.Events[i].Revealed {
-			f.info[rv.Pos] = posInfo{origin: i, step: h.Events[i].Step, reveal: rv}
-		}
+		f.info[pos] = pi
 	}
 	// Candidates of positions still masked: the newest event that reported
 	// each one (samplers that query every masked position report them all).
@@ -109,14 +101,6 @@ func (p *pane) frameAt(n int) *frame {
 				f.cands[int(st.Pos)] = st
 			}
 		}
-	}
-	for _, t := range f.tokens {
-		if t == h.Mask {
-			f.masked++
-		}
-	}
-	if n > 0 {
-		f.lastEv = &h.Events[n-1]
 	}
 	p.cache = f
 	return f

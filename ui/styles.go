@@ -3,6 +3,7 @@ package ui
 import (
 	"github.com/charmbracelet/lipgloss"
 
+	"diffuapriel/export"
 	"diffuapriel/themes"
 )
 
@@ -73,6 +74,5 @@ func (s styles) heatStyle(p float32) lipgloss.Style {
 	if len(s.heat) == 0 {
 		return s.text
 	}
-	i := int(p * float32(len(s.heat)))
-	return s.heat[min(max(i, 0), len(s.heat)-1)]
+	return s.heat[export.HeatBucket(p, len(s.heat))]
 }

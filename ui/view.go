@@ -398,14 +398,14 @@ func (a *app) mouse(msg tea.MouseMsg) {
 
 // positionAt finds the position drawn at a line and column.
 func (l textLayout) positionAt(line, col int) (int, bool) {
-	if line < 0 || line >= len(l.lines) {
+	if line < 0 || line >= len(l.Lines) {
 		return 0, false
 	}
 	x := 0
-	for _, seg := range l.lines[line] {
-		w := ansi.StringWidth(seg.text)
+	for _, seg := range l.Lines[line] {
+		w := ansi.StringWidth(seg.Text())
 		if col >= x && col < x+w {
-			return seg.pos, true
+			return seg.Pos(), true
 		}
 		x += w
 	}
