@@ -23,6 +23,7 @@ func commands() []command {
 		{"generate", "generate text headlessly and print it", runGenerate},
 		{"init", "write a random-init checkpoint from a preset", runInit},
 		{"bench", "print ms per denoising step for each backbone", runBench},
+		{"replay", "play a recorded trace in the playground, without the model", runReplay},
 		{"export", "render a trace as an animated GIF or a self-contained HTML player", runExport},
 		{"tokenize", "tokenize the training corpora into uint16 token files", runTokenize},
 	}

@@ -35,6 +35,11 @@ type appConfig struct {
 	prompt     string
 	length     int
 	opts       engine.Options
+
+	replay     *engine.Trace // replay this recorded run: no model, no backend
+	replayName string        // the trace's file, for the header
+	outDir     string        // where saved traces and recordings go ("" = the working directory)
+	recordPath string        // --record: start recording here once the screen has a size
 }
 
 // app is the root Bubble Tea model. It owns the panes and routes messages
@@ -62,6 +67,11 @@ type app struct {
 	heat     bool
 	scroll   int
 	notice   string
+
+	rec       recorder // nil without a terminal to record
+	status    string   // a one-line message in the status bar (saved, failed, disabled), cleared by the next key
+	statusErr bool
+	sized     bool // the first window size has arrived
 }
 
 func newApp(cfg appConfig) *app {
@@ -78,6 +88,10 @@ func newApp(cfg appConfig) *app {
 		}
 	}
 	a.controls = newControls(s, names)
+	if cfg.replay != nil {
+		a.panes = replayPanes(cfg.replay)
+		return a
+	}
 	n := 1
 	if cfg.compare {
 		n = len(cfg.models)
@@ -100,6 +114,9 @@ func (a *app) listen() tea.Cmd {
 }
 
 func (a *app) Init() tea.Cmd {
+	if a.cfg.replay != nil {
+		return a.play.restart()
+	}
 	for i := range a.panes {
 		a.load(i)
 	}
@@ -175,6 +192,18 @@ func (a *app) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			w, h := a.editorSize()
 			a.editor.resize(w, h)
 		}
+		if a.rec != nil {
+			a.rec.Resize(msg.Width, msg.Height)
+		}
+		if !a.sized {
+			a.sized = true
+			if a.cfg.recordPath != "" && a.rec != nil {
+				return a, a.startRecording(a.cfg.recordPath)
+			}
+		}
+		return a, nil
+	case recordFailedMsg:
+		a.setStatus(msg.err.Error(), true)
 		return a, nil
 	case loadProgressMsg:
 		p := a.panes[msg.pane]
@@ -301,6 +330,9 @@ func (a *app) key(msg tea.KeyMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" {
 		return tea.Quit
 	}
+	if !a.editor.open {
+		a.setStatus("", false)
+	}
 	if a.editor.open {
 		return a.editor.update(msg, km)
 	}
@@ -328,8 +360,21 @@ func (a *app) key(msg tea.KeyMsg) tea.Cmd {
 			a.insp.open = false
 		}
 		return nil
+	case key.Matches(msg, km.Record):
+		return a.toggleRecording()
+	}
+	if a.cfg.replay != nil {
+		if why := replayDisabled(msg, km); why != "" {
+			a.setStatus(why, true)
+			return nil
+		}
+	}
+	switch {
 	case key.Matches(msg, km.Controls):
 		a.controls.focused = !a.controls.focused
+		return nil
+	case key.Matches(msg, km.SaveTrace):
+		a.saveTrace()
 		return nil
 	}
 	if cmd, ok := a.controls.update(msg, km); ok {

@@ -124,7 +124,7 @@ func displayToken(piece string) string {
 	return "“" + r.Replace(piece) + "”"
 }
 
-func (in *inspector) view(s styles, tok tokenRenderer, f *frame, width, height int) string {
+func (in *inspector) view(s styles, tok tokenRenderer, f *frame, width, height int, steerable bool) string {
 	if f == nil || in.pos >= len(f.tokens) {
 		return ""
 	}
@@ -171,7 +171,11 @@ func (in *inspector) view(s styles, tok tokenRenderer, f *frame, width, height i
 		lines = append(lines, style.Render(row)+s.heatStyle(c.Prob).Render(bar))
 	}
 	if !f.fixed[pos] && len(lines) < height {
-		lines = append(lines, s.label.Render(truncate("  1-5 pin candidate · x re-mask · steering resumes from this step", width)))
+		hint := "  1-5 pin candidate · x re-mask · steering resumes from this step"
+		if !steerable {
+			hint = "  a replayed run cannot be steered: steering needs the model"
+		}
+		lines = append(lines, s.label.Render(truncate(hint, width)))
 	}
 	return strings.Join(lines, "\n")
 }

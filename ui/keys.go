@@ -12,6 +12,7 @@ type keyMap struct {
 	Edit, Apply, Cancel                                                    key.Binding
 	Inspect, CursorLeft, CursorRight, CursorUp, CursorDown, NextPane       key.Binding
 	Pin, Remask                                                            key.Binding
+	SaveTrace, Record                                                      key.Binding
 	ScrollUp, ScrollDown                                                   key.Binding
 	Help, Quit                                                             key.Binding
 }
@@ -55,6 +56,9 @@ func newKeyMap() keyMap {
 		Pin:         b([]string{"1", "2", "3", "4", "5"}, "1-5", "pin candidate (steer)"),
 		Remask:      b([]string{"x"}, "x", "re-mask token (steer)"),
 
+		SaveTrace: b([]string{"S"}, "S", "save trace (.jsonl)"),
+		Record:    b([]string{"V"}, "V", "record screen (.cast) on/off"),
+
 		ScrollUp:   b([]string{"pgup"}, "pgup", "scroll text up"),
 		ScrollDown: b([]string{"pgdown"}, "pgdn", "scroll text down"),
 		Help:       b([]string{"?"}, "?", "help"),
@@ -73,6 +77,6 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.PlayPause, k.StepForward, k.StepBack, k.ScrubBack, k.ScrubForward, k.First, k.Last, k.Faster, k.Slower, k.ScrollUp, k.ScrollDown},
 		{k.Controls, k.ControlUp, k.ControlDown, k.ControlDec, k.ControlInc, k.Reroll, k.Restart, k.NextModel, k.Heat, k.Theme},
 		{k.Inspect, k.CursorLeft, k.CursorRight, k.CursorUp, k.CursorDown, k.NextPane, k.Pin, k.Remask},
-		{k.Edit, k.Apply, k.Cancel, k.Help, k.Quit},
+		{k.Edit, k.Apply, k.Cancel, k.SaveTrace, k.Record, k.Help, k.Quit},
 	}
 }

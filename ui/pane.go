@@ -29,6 +29,8 @@ type pane struct {
 	runErr    error
 
 	cache *frame // the last frame built, reused while nothing changed
+
+	recorded bool // replayed from a trace: complete, no worker behind it
 }
 
 func (p *pane) ready() bool { return p.cfg != nil && p.loadErr == nil }
@@ -43,7 +45,7 @@ func (p *pane) events() int {
 // finished reports whether the generation ran to its end.
 func (p *pane) finished() bool {
 	n := p.events()
-	return p.hist != nil && !p.computing && (n == 0 || p.hist.Events[n-1].Done || p.runErr != nil)
+	return p.recorded || p.hist != nil && !p.computing && (n == 0 || p.hist.Events[n-1].Done || p.runErr != nil)
 }
 
 // posInfo is what the canvas and inspector know of one position at a step.

@@ -20,6 +20,7 @@ type styles struct {
 	focused, err               lipgloss.Style
 	panel, panelFocused        lipgloss.Style
 	title, bar, barSep         lipgloss.Style
+	barErr, barRec             lipgloss.Style
 	timelineDone, timelineTodo lipgloss.Style
 }
 
@@ -64,6 +65,8 @@ func newStyles(t themes.Theme, mono bool) styles {
 	s.title = fg(plain, t.Accent).Bold(true)
 	s.bar = bg(fg(plain, t.Text), t.Bar).Reverse(mono)
 	s.barSep = bg(fg(plain, t.Dim), t.Bar).Reverse(mono)
+	s.barErr = bg(fg(plain, t.Error), t.Bar).Bold(true).Reverse(mono)
+	s.barRec = bg(fg(plain, t.Error), t.Bar).Bold(true).Reverse(mono)
 	s.timelineDone = fg(plain, t.Accent)
 	s.timelineTodo = fg(plain, t.Border).Faint(mono)
 	return s

@@ -14,8 +14,9 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"diffuapriel/atomicfile"
 	"diffuapriel/engine"
-	"diffuapriel/themes"
+	"diffuapriel/record"
 	"diffuapriel/tokenizer"
 )
 
@@ -28,14 +29,37 @@ type Options struct {
 	Length     int // masks appended after the prompt (0: only the prompt's [MASK:n] spans)
 	Sampling   engine.Options
 	Theme      string // a theme name; "" uses the config file or the default
+	Record     string // record the screen to this asciicast file from the start
+	Trace      string // write the run on screen to this trace file on quit
 }
 
 // Run opens the playground on the terminal and returns when the user quits.
+// With Trace set, the run on screen at quit is saved there; with Record,
+// the screen is recorded from the start. Both files are checked (new name,
+// writable directory) before the screen opens.
 func Run(o Options) error {
 	cfg, err := configure(o)
 	if err != nil {
 		return err
 	}
+	if err := errors.Join(checkNewFile("--record", o.Record), checkNewFile("--trace", o.Trace)); err != nil {
+		return err
+	}
+	cfg.recordPath = o.Record
+	var trace *atomicfile.File
+	if o.Trace != "" {
+		if trace, err = atomicfile.Create(o.Trace, false); err != nil {
+			return fmt.Errorf("--trace: %v", err)
+		}
+		defer trace.Abort()
+	}
+	return runProgram(cfg, trace)
+}
+
+// runProgram runs the playground with its output through a record.Tap, so
+// the screen can be recorded at any time; a recording still running at
+// quit is saved, and so is the trace when one was asked for.
+func runProgram(cfg appConfig, trace *atomicfile.File) error {
 	if cfg.mono {
 		// NO_COLOR asks for no colour, not for no emphasis: draw with
 		// attributes only (termenv's ASCII profile would drop those too).
@@ -43,13 +67,40 @@ func Run(o Options) error {
 	}
 	a := newApp(cfg)
 	defer a.shutdown()
-	_, err = tea.NewProgram(a, tea.WithAltScreen(), tea.WithMouseCellMotion()).Run()
-	return err
+	var prog *tea.Program
+	tap := record.NewTap(os.Stdout, func(err error) {
+		// Called from the renderer's write; Send must not block it.
+		go prog.Send(recordFailedMsg{err})
+	})
+	defer tap.Close()
+	a.rec = tap
+	prog = tea.NewProgram(a, tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithOutput(tap))
+	if _, err := prog.Run(); err != nil {
+		return err
+	}
+	var errs []error
+	if _, on := tap.Recording(); on {
+		if _, err := tap.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if trace != nil {
+		err := a.writeTrace(trace)
+		if err == nil {
+			err = trace.Commit()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--trace %s: %v", trace.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
 }
+
+func noColor() bool { return termenv.EnvNoColor() }
 
 // configure checks the options and resolves models, theme and tokenizer.
 func configure(o Options) (appConfig, error) {
-	cfg := appConfig{prompt: o.Prompt, length: o.Length, opts: o.Sampling, mono: termenv.EnvNoColor()}
+	cfg := appConfig{prompt: o.Prompt, length: o.Length, opts: o.Sampling, mono: noColor()}
 	if cfg.length < 0 {
 		return cfg, fmt.Errorf("--length must not be negative, got %d", cfg.length)
 	}
@@ -104,11 +155,8 @@ func configure(o Options) (appConfig, error) {
 		return cfg, fmt.Errorf("unknown --backend %q (want auto, cpu or gpu)", kind)
 	}
 	cfg.newBackend = func() (engine.Backend, string, error) { return engine.Open(kind) }
-	path, err := themes.ConfigPath()
-	if err != nil {
-		path = "" // no config directory: flag or default only
-	}
-	if cfg.theme, err = themes.Resolve(o.Theme, path); err != nil {
+	var err error
+	if cfg.theme, err = resolveTheme(o.Theme); err != nil {
 		return cfg, err
 	}
 	tok, err := tokenizer.GPT2()

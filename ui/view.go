@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -139,6 +140,9 @@ func fitScreen(view string, width, height int) string {
 func (a *app) headerView() string {
 	s := a.styles
 	left := s.title.Render("diffuapriel")
+	if a.cfg.replay != nil {
+		left += s.label.Render(" · replay ") + s.value.Render(filepath.Base(a.cfg.replayName))
+	}
 	if a.cfg.compare {
 		left += s.label.Render(fmt.Sprintf(" · compare %d models", len(a.panes)))
 	} else {
@@ -258,7 +262,7 @@ func (a *app) inspectorView(g geometry) string {
 		return a.styles.label.Render("inspector: nothing generated yet")
 	}
 	return lipgloss.NewStyle().Height(g.inspH).MaxHeight(g.inspH).
-		Render(a.insp.view(a.styles, a.cfg.tok, f, a.width, g.inspH))
+		Render(a.insp.view(a.styles, a.cfg.tok, f, a.width, g.inspH, a.cfg.replay == nil))
 }
 
 func (a *app) progressView() string {
@@ -290,6 +294,17 @@ func (a *app) hintView() string {
 func (a *app) statusView() string {
 	s := a.styles
 	sep := s.barSep.Render(" │ ")
+	var lead []string // drawn first, in their own styles
+	if rec := a.recordingLabel(); rec != "" {
+		lead = append(lead, s.barRec.Render(rec))
+	}
+	if a.status != "" {
+		st := s.bar
+		if a.statusErr {
+			st = s.barErr
+		}
+		lead = append(lead, st.Render(a.status))
+	}
 	var parts []string
 	if a.cfg.compare {
 		o := a.controls.s.opts
@@ -298,15 +313,19 @@ func (a *app) statusView() string {
 	} else {
 		p := a.panes[0]
 		parts = append(parts, p.src.name)
-		if p.ready() {
+		if p.ready() || p.recorded {
 			parts = append(parts, humanCount(p.params)+" params")
 			if f := a.frameOf(p); f != nil && f.lastEv != nil {
 				parts = append(parts, "step "+millis(f.lastEv.Forward))
 			}
-			parts = append(parts, "mem "+humanBytes(p.memUsed)+" / "+humanBytes(p.memTotal), p.backend+": "+p.device)
+			if p.recorded {
+				parts = append(parts, "recorded on "+p.backend+": "+p.device)
+			} else {
+				parts = append(parts, "mem "+humanBytes(p.memUsed)+" / "+humanBytes(p.memTotal), p.backend+": "+p.device)
+			}
 		}
 	}
-	var styled []string
+	styled := lead
 	for _, part := range parts {
 		styled = append(styled, s.bar.Render(part))
 	}
@@ -377,6 +396,10 @@ func (a *app) mouse(msg tea.MouseMsg) {
 	case msg.Y == g.timeRow && msg.X >= g.timelineX && msg.X < g.timelineX+g.timelineW:
 		a.play.clickTimeline(msg.X-g.timelineX, g.timelineW, a.bounds())
 	case msg.Y >= g.controlTop && msg.X >= a.width-g.sideW:
+		if a.cfg.replay != nil {
+			a.setStatus(needsModel("changing the controls"), true)
+			return
+		}
 		a.controls.clickRow(msg.Y - g.controlTop)
 	case msg.Y >= g.textTop && msg.Y < g.textTop+g.textH:
 		for i, x := range g.paneX {

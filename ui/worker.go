@@ -18,19 +18,20 @@ import (
 // checkpoint path given with --model.
 type source struct {
 	name string // shown in the model picker and the status bar
+	path string // where it comes from, as a trace records it: a checkpoint path or "embedded:NAME"
 	open func() (*models.Checkpoint, error)
 }
 
 func catalogSources() []source {
 	var out []source
 	for _, e := range demo.Catalog() {
-		out = append(out, source{name: e.Name, open: e.Open})
+		out = append(out, source{name: e.Name, path: "embedded:" + e.Name, open: e.Open})
 	}
 	return out
 }
 
 func pathSource(path string) source {
-	return source{name: path, open: func() (*models.Checkpoint, error) { return models.Load(path) }}
+	return source{name: path, path: path, open: func() (*models.Checkpoint, error) { return models.Load(path) }}
 }
 
 // backendFactory opens a fresh backend; notice is a line for the status bar
