@@ -36,9 +36,11 @@ def main():
         m = json.load(f)
     with open(os.path.join(args.model, "config.json")) as f:
         cfg = json.load(f)
-    shutil.copyfile(args.metrics, os.path.join(args.model, "training-metrics.json"))
+    kept = os.path.join(args.model, "training-metrics.json")
+    if not os.path.exists(kept) or not os.path.samefile(args.metrics, kept):
+        shutil.copyfile(args.metrics, kept)
     samples = [(seed, generate(args.binary, args.model, seed)) for seed in SEEDS]
-    ancestral = generate(args.binary, args.model, SEEDS[0], ["--sampler", "ancestral"])
+    confident = generate(args.binary, args.model, SEEDS[0], ["--sampler", "confidence", "--top-p", "1"])
     files = sorted(f for f in os.listdir(args.model) if f.endswith(".safetensors"))
     sizes = {f: os.path.getsize(os.path.join(args.model, f)) for f in files}
     evals = "\n".join(f"| {e['step']} | {e['tokens'] / 1e6:.1f} M | {e['val_elbo_ppl']:.1f} | {e['t_samples']} |"
@@ -106,19 +108,18 @@ def main():
         "## Samples",
         "",
         f"`diffuapriel generate --model {args.model} --steps 64 --length 128 --seed N --backend cpu` "
-        "(default sampler: confidence remasking, temperature 1), unedited:",
+        "(default sampler: lowest-entropy remasking, temperature 1, top-p 0.9), unedited:",
         "",
     ]
     for seed, text in samples:
         lines += [f"**seed {seed}**", "", "> " + text.replace("\n", "\n> "), ""]
     lines += [
-        "Confidence remasking reveals the tokens the model is surest of first; a model this small is",
-        "surest of frequent words, so such samples drift into repetition. The ancestral sampler",
-        "(MDLM's, which reveals positions at random) shows the model's distribution more plainly:",
+        "Confidence remasking without a nucleus cut reveals the tokens the model is surest of first;",
+        "a model this small is surest of frequent words, so its samples drift into repetition:",
         "",
-        f"`... --seed {SEEDS[0]} --sampler ancestral`",
+        f"`... --seed {SEEDS[0]} --sampler confidence --top-p 1`",
         "",
-        "> " + ancestral.replace("\n", "\n> "),
+        "> " + confident.replace("\n", "\n> "),
         "",
         "See `../README.md` for the three demo models side by side.",
         "",
