@@ -8,6 +8,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
+
+	"diffuapriel/engine"
 )
 
 // Golden tests run the real Bubble Tea program (teatest) on the tiny
@@ -146,5 +148,32 @@ func TestGoldenLoadError(t *testing.T) {
 func TestGoldenHelpScrolledOnSmallestTerminal(t *testing.T) {
 	p := finished(t, testConfig(t), 60, 20)
 	p.keys("?", "down", "down", "down")
+	p.finish()
+}
+
+// recordedRun generates the test run with the live playground and returns
+// it as a trace read back from its JSON Lines, as `replay` would load it.
+func recordedRun(t *testing.T, cfg appConfig) *engine.Trace {
+	t.Helper()
+	h := newHarness(t, cfg, 100, 30)
+	h.done()
+	var buf bytes.Buffer
+	if err := h.a.writeTrace(&buf); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := engine.ReadTrace(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestGoldenReplay(t *testing.T) {
+	live := testConfig(t)
+	cfg := replayConfig(recordedRun(t, live), "run.jsonl")
+	cfg.tok, cfg.theme, cfg.mono = live.tok, live.theme, live.mono
+	p := startProgram(t, cfg, 80, 24)
+	p.waitFor("masks 0")
+	p.keys("g", ".", ".", ".", "i", "right", "R")
 	p.finish()
 }

@@ -30,11 +30,8 @@ func Replay(o ReplayOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg := appConfig{replay: tr, replayName: o.Path, recordPath: o.Record, mono: noColor(),
-		compare: len(tr.Panes) > 1, prompt: tr.Header.Prompt, length: tr.Header.Length, opts: tr.Header.Options}
-	for _, info := range tr.Header.Panes {
-		cfg.models = append(cfg.models, source{name: info.Model, path: info.Path})
-	}
+	cfg := replayConfig(tr, o.Path)
+	cfg.recordPath, cfg.mono = o.Record, noColor()
 	if cfg.theme, err = resolveTheme(o.Theme); err != nil {
 		return err
 	}
@@ -45,6 +42,17 @@ func Replay(o ReplayOptions) error {
 		return err
 	}
 	return runProgram(cfg, nil)
+}
+
+// replayConfig is the playground's configuration for a trace: its panes'
+// models, prompt and options, and no backend.
+func replayConfig(tr *engine.Trace, path string) appConfig {
+	cfg := appConfig{replay: tr, replayName: path, compare: len(tr.Panes) > 1,
+		prompt: tr.Header.Prompt, length: tr.Header.Length, opts: tr.Header.Options}
+	for _, info := range tr.Header.Panes {
+		cfg.models = append(cfg.models, source{name: info.Model, path: info.Path})
+	}
+	return cfg
 }
 
 // readTrace opens and checks a trace file; errors are one line naming it.

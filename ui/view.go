@@ -306,11 +306,14 @@ func (a *app) statusView() string {
 		lead = append(lead, st.Render(a.status))
 	}
 	var parts []string
-	if a.cfg.compare {
+	switch {
+	case a.status != "":
+		// The message gets the whole bar.
+	case a.cfg.compare:
 		o := a.controls.s.opts
 		parts = append(parts, fmt.Sprintf("compare %d models", len(a.panes)),
 			fmt.Sprintf("%s · %s · %d steps", o.Sampler, o.Schedule, o.Steps), fmt.Sprintf("seed %d", o.Seed))
-	} else {
+	default:
 		p := a.panes[0]
 		parts = append(parts, p.src.name)
 		if p.ready() || p.recorded {
