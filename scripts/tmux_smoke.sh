@@ -1,8 +1,12 @@
 #!/bin/sh
 # Smoke test of the real playground in a real terminal (tmux): builds the
 # binary, opens `diffuapriel` with no arguments (the embedded default model),
-# plays a generation, pauses, scrubs, opens the inspector and the help, then
-# quits in the middle of a generation and checks the terminal was restored.
+# plays a generation, pauses, scrubs, opens the inspector and the help, saves
+# a trace (S) and records the screen (V), then quits in the middle of a
+# generation and checks the terminal was restored and --trace saved the run. Then it writes a trace
+# with `generate --trace`, opens it with `diffuapriel replay --record`,
+# plays, scrubs, inspects, checks that re-running is refused, and checks
+# the recording; and replays the trace the playground saved.
 # Every check reads the screen with `tmux capture-pane`. Exit 0: all passed.
 #
 #   scripts/tmux_smoke.sh            (from the repository root or anywhere)
@@ -62,7 +66,7 @@ echo "tmux_smoke: building"
 # The pane runs the playground, then records its exit status and stays
 # open so the restored terminal can be inspected.
 t new-session -d -s smoke -x 100 -y 30 \
-	"cd '$work' && ./diffuapriel 2>'$work/stderr'; echo \$? >'$work/status'; echo SHELL-BACK; sleep 600" ||
+	"cd '$work' && ./diffuapriel --trace quit.jsonl 2>'$work/stderr'; echo \$? >'$work/status'; echo SHELL-BACK; sleep 600" ||
 	fail "cannot start tmux"
 
 echo "tmux_smoke: playing a generation"
@@ -114,6 +118,19 @@ wait_for "pin candidate" 10
 keys Escape
 wait_gone "pin candidate" 10
 
+echo "tmux_smoke: saving a trace and recording the screen"
+keys S
+wait_for "saved trace diffuapriel-" 10
+keys V
+wait_for "● REC diffuapriel-" 10
+keys g .
+wait_for "step 1/" 10
+keys V
+wait_for "saved recording diffuapriel-" 10
+ls "$work"/diffuapriel-*.jsonl >/dev/null 2>&1 || fail "S wrote no trace"
+ls "$work"/diffuapriel-*.cast >/dev/null 2>&1 || fail "V wrote no recording"
+head -1 "$work"/diffuapriel-*.cast | grep -qF '"version":2' || fail "the recording has no asciicast v2 header"
+
 echo "tmux_smoke: quitting during a generation"
 keys R
 wait_for "▶" 10
@@ -126,5 +143,50 @@ screen | grep -qF "controls" && fail "the playground's screen is still shown aft
 [ "$(t display -p -t smoke '#{cursor_flag}')" = "1" ] || fail "the cursor is still hidden"
 [ "$(t display -p -t smoke '#{mouse_any_flag}')" = "0" ] || fail "mouse reporting is still on"
 [ -s "$work/stderr" ] && fail "the playground wrote to stderr: $(cat "$work/stderr")"
+head -1 "$work/quit.jsonl" 2>/dev/null | grep -qF '"type":"header"' || fail "--trace wrote no trace at quit"
+
+echo "tmux_smoke: replaying a generate trace"
+(cd "$work" && ./diffuapriel generate --steps 16 --length 48 --prompt "Once upon a time" --trace run.jsonl >/dev/null 2>&1) ||
+	fail "generate --trace"
+t kill-session -t smoke
+t new-session -d -s smoke -x 100 -y 30 \
+	"cd '$work' && ./diffuapriel replay run.jsonl --record replay.cast 2>'$work/stderr'; echo \$? >'$work/status'; echo SHELL-BACK; sleep 600" ||
+	fail "cannot start tmux"
+wait_for "replay run.jsonl" 30
+wait_for "● REC replay.cast" 10
+wait_for "masks 0" 60
+keys g . . .
+wait_for "step 3/16" 10
+keys ]
+wait_for "step 13/16" 10
+keys [
+wait_for "step 3/16" 10
+keys i
+wait_for "cannot be steered" 10
+screen | grep -qE "^  1 “" || fail "the replay's inspector shows no candidates"
+keys Escape
+wait_gone "cannot be steered" 10
+keys R
+wait_for "re-running needs the model" 10
+screen >"$work/replay-screen.txt"
+keys q
+wait_for "SHELL-BACK" 20
+status=$(cat "$work/status" 2>/dev/null)
+[ "$status" = "0" ] || fail "replay exited with status '$status': $(cat "$work/stderr")"
+head -1 "$work/replay.cast" 2>/dev/null | grep -qF '"version":2' || fail "replay --record wrote no asciicast"
+grep -qF "run.jsonl" "$work/replay.cast" || fail "the replay's recording does not show the screen"
+
+echo "tmux_smoke: replaying the traces the playground saved"
+for saved in "$work"/diffuapriel-*.jsonl "$work/quit.jsonl"; do
+	t kill-session -t smoke
+	t new-session -d -s smoke -x 100 -y 30 \
+		"cd '$work' && ./diffuapriel replay '$saved' 2>'$work/stderr'; echo \$? >'$work/status'; echo SHELL-BACK; sleep 600" ||
+		fail "cannot start tmux"
+	wait_for "replay $(basename "$saved")" 30
+	wait_for "‖ paused" 60 # played to its end (a run cut by quitting has masks left)
+	keys q
+	wait_for "SHELL-BACK" 20
+	[ "$(cat "$work/status" 2>/dev/null)" = "0" ] || fail "replaying $saved failed: $(cat "$work/stderr")"
+done
 
 echo "tmux_smoke: ok"
