@@ -330,12 +330,10 @@ func (a *app) key(msg tea.KeyMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" {
 		return tea.Quit
 	}
-	if !a.editor.open {
-		a.setStatus("", false)
-	}
 	if a.editor.open {
 		return a.editor.update(msg, km)
 	}
+	a.setStatus("", false) // a message lasts until the next key
 	if a.showHelp {
 		switch {
 		case key.Matches(msg, km.Help, km.Cancel, km.Quit):
