@@ -175,6 +175,18 @@ status=$(cat "$work/status" 2>/dev/null)
 [ "$status" = "0" ] || fail "replay exited with status '$status': $(cat "$work/stderr")"
 head -1 "$work/replay.cast" 2>/dev/null | grep -qF '"version":2' || fail "replay --record wrote no asciicast"
 grep -qF "run.jsonl" "$work/replay.cast" || fail "the replay's recording does not show the screen"
+if command -v asciinema >/dev/null 2>&1; then
+	# asciinema reads the controlling terminal, so it runs in tmux too.
+	for cast in "$work"/*.cast; do
+		rm -f "$work/asciinema.status"
+		t new-session -d -s cast "asciinema cat '$cast' >/dev/null 2>'$work/asciinema.err'; echo \$? >'$work/asciinema.status'" ||
+			fail "cannot start tmux"
+		i=0
+		while [ ! -s "$work/asciinema.status" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		[ "$(cat "$work/asciinema.status" 2>/dev/null)" = "0" ] ||
+			fail "asciinema cannot read $cast: $(tail -1 "$work/asciinema.err")"
+	done
+fi
 
 echo "tmux_smoke: replaying the traces the playground saved"
 for saved in "$work"/diffuapriel-*.jsonl "$work/quit.jsonl"; do
