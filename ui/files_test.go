@@ -59,28 +59,29 @@ func replayHarness(t *testing.T, tr *engine.Trace, path string, width, height in
 }
 
 // canvasAt is what the playground draws of the run at step n: every
-// pane's text, the progress line and the inspector on a few positions.
+// pane's text, and for each pane its progress line and the inspector on a
+// few positions (with the steering hint, which differs in a replay, drawn
+// as in the live run).
 func canvasAt(a *app, n int) string {
+	saved := a.insp
+	defer func() { a.insp = saved }()
 	a.play.cursor = n
-	open := a.insp.open
 	a.insp.open = false // no cursor on the text
-	defer func() { a.insp.open = open }()
 	g := a.geometry()
 	var sb strings.Builder
 	for i, p := range a.panes {
 		sb.WriteString(strings.Join(a.paneText(i, p, g.paneW[i]-4, g.textH), "\n"))
 		sb.WriteString("\n")
 	}
-	sb.WriteString(a.progressView() + "\n")
-	// The inspector as it shows three positions (its steering hint, which
-	// differs in a replay, drawn as in the live run).
-	pos := a.insp.pos
-	defer func() { a.insp.pos = pos }()
-	f := a.frameOf(a.focusPane())
-	last := len(f.tokens) - 1
-	for _, at := range []int{0, last / 2, last} {
-		a.insp.pos = at
-		sb.WriteString(a.insp.view(a.styles, a.cfg.tok, f, a.width, inspRows, true) + "\n")
+	for i := range a.panes {
+		a.insp.pane = i
+		sb.WriteString(a.progressView() + "\n")
+		f := a.frameOf(a.focusPane())
+		last := len(f.tokens) - 1
+		for _, at := range []int{0, last / 2, last} {
+			a.insp.pos = at
+			sb.WriteString(a.insp.view(a.styles, a.cfg.tok, f, a.width, inspRows, true) + "\n")
+		}
 	}
 	return sb.String()
 }
@@ -114,14 +115,32 @@ func TestReplayShowsTheLiveFramesSingle(t *testing.T) {
 	assertSameFrames(t, live, replayHarness(t, tr, path, 100, 30))
 }
 
-func TestReplayShowsTheLiveFramesCompare(t *testing.T) {
+func TestReplayShowsTheLiveFramesCompareSteered(t *testing.T) {
 	cfg := compareConfig(t)
 	cfg.outDir = t.TempDir()
 	live := newHarness(t, cfg, 140, 34)
 	live.done()
+	// Steer the second pane only: its edit must come back on pane 2.
+	live.press("G", "left", "i", "p")
+	p := live.a.panes[1]
+	f := live.a.frameOf(p)
+	for i := range f.tokens {
+		if !f.fixed[i] && f.tokens[i] != f.mask {
+			live.a.insp.pos = i
+			break
+		}
+	}
+	live.press("x")
+	live.done()
+	if len(p.hist.Edits) != 1 || len(live.a.panes[0].hist.Edits) != 0 {
+		t.Fatal("x did not steer the second pane alone")
+	}
 	tr, path := saveThroughKey(t, live)
 	if len(tr.Panes) != 3 {
 		t.Fatalf("compare trace has %d panes", len(tr.Panes))
+	}
+	if len(tr.Panes[1].Edits) != 1 || len(tr.Panes[0].Edits)+len(tr.Panes[2].Edits) != 0 {
+		t.Fatal("the steering edit is not on the second pane of the trace")
 	}
 	r := replayHarness(t, tr, path, 140, 34)
 	if !r.a.cfg.compare || len(r.a.panes) != 3 {
