@@ -2,7 +2,9 @@
 // animates the reverse diffusion step by step, with live controls, a
 // timeline to scrub, an inspector, steering and side-by-side comparison.
 // It drives the engine through engine.Backend and engine.Run only, so it
-// does not care whether the backend is the CPU or a GPU.
+// does not care whether the backend is the CPU or a GPU. Runs can be saved
+// as traces and replayed (Replay) without a model, and the screen can be
+// recorded as an asciicast through a record.Tap.
 package ui
 
 import (
