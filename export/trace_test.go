@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -166,7 +167,7 @@ func TestWalkerMatchesCanvasAt(t *testing.T) {
 			w := newPaneWalker(h)
 			for n := 0; ; n++ {
 				want := h.CanvasAt(n)
-				if !equalTokens(w.tokens, want.Tokens) || w.masked != want.Masked(h.Mask) {
+				if !slices.Equal(w.tokens, want.Tokens) || w.masked != want.Masked(h.Mask) {
 					t.Fatalf("pane %d frame %d: walker %v, CanvasAt %v", p, n, w.tokens, want.Tokens)
 				}
 				for pos := range w.tokens {
@@ -187,16 +188,4 @@ func TestWalkerMatchesCanvasAt(t *testing.T) {
 	if len(singleTrace(t).Panes[0].Edits) != 2 {
 		t.Fatal("the single trace lost its steering edits")
 	}
-}
-
-func equalTokens(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

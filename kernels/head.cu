@@ -64,27 +64,17 @@ __device__ ArgMax block_argmax(float v, int i, float *sv, int *si) {
   return ArgMax{v, i};
 }
 
-__device__ double block_sum_d(double v, double *scratch) {
+// block_sum adds v over the block (HEAD_THREADS threads); every thread gets
+// the total. T is double for probability mass, int for counts.
+template <typename T>
+__device__ T block_sum(T v, T *scratch) {
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   __syncthreads();
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
-  v = lane < HEAD_THREADS / 32 ? scratch[lane] : 0.0;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-__device__ int block_sum_i(int v, int *scratch) {
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  v = lane < HEAD_THREADS / 32 ? scratch[lane] : 0;
+  v = lane < HEAD_THREADS / 32 ? scratch[lane] : T(0);
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
@@ -164,7 +154,7 @@ extern "C" __global__ void __launch_bounds__(HEAD_THREADS)
       s += expf((z - mx) * invT);
     }
   }
-  if (block_sum_i(bad >= 0 ? 1 : 0, si)) {
+  if (block_sum(bad >= 0 ? 1 : 0, si)) {
     // Report the lowest offending index, as the CPU's loop would meet it first.
     ArgMax b = block_argmax(bad >= 0 ? (float)-bad : -INFINITY, bad, sv, si);
     if (tid == 0) o[0] = -2 - b.i;
@@ -175,7 +165,7 @@ extern "C" __global__ void __launch_bounds__(HEAD_THREADS)
     if (tid == 0) o[0] = -1;
     return;
   }
-  const double sum = block_sum_d(arg < 0 ? 0.0 : (double)s * exp((double)(mx - am.v) * invT), dscratch);
+  const double sum = block_sum(arg < 0 ? 0.0 : (double)s * exp((double)(mx - am.v) * invT), dscratch);
   const Softmax sm{e, bias, mask_id, am.v, invT, (float)(1.0 / sum)};
 
   // 2. Thresholds (bits of the smallest kept p; 1 keeps p > 0).
@@ -183,7 +173,7 @@ extern "C" __global__ void __launch_bounds__(HEAD_THREADS)
   if (top_k > 0 && top_k < V) {
     int c = 0;
     for (int i = tid; i < V; i += blockDim.x) c += __float_as_uint(sm.p(i)) >= thr;
-    if (top_k < block_sum_i(c, si)) thr = max(thr, select_threshold(sm, V, thr, (double)top_k, 0, dscratch));
+    if (top_k < block_sum(c, si)) thr = max(thr, select_threshold(sm, V, thr, (double)top_k, 0, dscratch));
   }
   if (top_p > 0.0f && top_p < 1.0f) {
     double m = 0.0;
@@ -191,7 +181,7 @@ extern "C" __global__ void __launch_bounds__(HEAD_THREADS)
       float p = sm.p(i);
       if (__float_as_uint(p) >= thr) m += p;
     }
-    double mass = block_sum_d(m, dscratch);
+    double mass = block_sum(m, dscratch);
     thr = max(thr, select_threshold(sm, V, thr, (double)top_p * mass, 1, dscratch));
   }
 
@@ -229,8 +219,8 @@ extern "C" __global__ void __launch_bounds__(HEAD_THREADS)
   for (int o2 = 16; o2 > 0; o2 >>= 1) wk += __shfl_xor_sync(0xffffffffu, wk, o2);
   if (lane == 0) warp_mass[warp] = wk;
   if (tid == 0) found = 0x7fffffff;
-  const double Z = block_sum_d(kept, dscratch);  // its barriers also publish warp_mass and found
-  const double entropy = log(Z) - block_sum_d(plogp, dscratch) / Z;
+  const double Z = block_sum(kept, dscratch);  // its barriers also publish warp_mass and found
+  const double entropy = log(Z) - block_sum(plogp, dscratch) / Z;
   ArgMax lastk = block_argmax(last >= 0 ? (float)last : -INFINITY, last, sv, si);
 
   // 4. The token: argmax, or the inverse CDF in vocabulary order. The warp
