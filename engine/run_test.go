@@ -49,6 +49,13 @@ func runAll(t *testing.T, b Backend, cfg *models.Config, c Canvas, o Options) (*
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, drain(t, r, 10*o.Steps+10)
+}
+
+// drain steps a run to its end (at most limit events) and checks that a
+// finished run refuses another step.
+func drain(t *testing.T, r *Run, limit int) []StepEvent {
+	t.Helper()
 	var evs []StepEvent
 	for !r.Done() {
 		ev, err := r.Step()
@@ -56,14 +63,14 @@ func runAll(t *testing.T, b Backend, cfg *models.Config, c Canvas, o Options) (*
 			t.Fatal(err)
 		}
 		evs = append(evs, ev)
-		if len(evs) > 10*o.Steps+10 {
+		if len(evs) > limit {
 			t.Fatal("run does not finish")
 		}
 	}
 	if _, err := r.Step(); err != ErrDone {
 		t.Fatalf("Step after the end returned %v, want ErrDone", err)
 	}
-	return r, evs
+	return evs
 }
 
 // checkInvariants asserts what every sampler guarantees: fixed tokens never
@@ -329,14 +336,7 @@ func TestResumeFromHistoryContinuesIdentically(t *testing.T) {
 	if err := r.Seek(h.ScheduledSteps(at), at); err != nil {
 		t.Fatal(err)
 	}
-	var rest []StepEvent
-	for !r.Done() {
-		ev, err := r.Step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rest = append(rest, ev)
-	}
+	rest := drain(t, r, len(evs))
 	if eventsJSON(t, rest) != eventsJSON(t, evs[at:]) {
 		t.Fatal("resumed run diverged from the original")
 	}
@@ -379,14 +379,7 @@ func TestSteeringPinAndRemask(t *testing.T) {
 	if r.Canvas().Tokens[revealed] != mask {
 		t.Fatal("remask did not hide the token")
 	}
-	var rest []StepEvent
-	for !r.Done() {
-		ev, err := r.Step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rest = append(rest, ev)
-	}
+	rest := drain(t, r, 10*o.Steps+10)
 	final := r.Canvas()
 	if final.Tokens[pinned] != 1000 || final.Tokens[revealed] == mask {
 		t.Fatalf("after steering: pinned=%d remasked=%d", final.Tokens[pinned], final.Tokens[revealed])
