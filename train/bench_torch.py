@@ -9,9 +9,12 @@ the drawn token's probability, done in chunks of rows so the [L, V] float32
 logits never exist at once (the bf16 logits of the forward pass do).
 
 Usage: python3 train/bench_torch.py [--presets 240m:mamba,transformer;1.3b:mamba]
-                                     [--lengths 1024,4096] [--reps 5]
+                                     [--lengths 1024,4096] [--reps 5] [--go GO_TABLE]
 Prints one table row per point: ms per step (median of reps, CUDA events),
-tokens/s and peak allocated device memory.
+tokens/s and peak allocated device memory. With --go, the saved output of
+`diffuapriel bench --backend gpu` from the same machine, each row also gives
+the Go engine's ms/step and the ratio PyTorch / Go (scripts/gpu_bench.sh runs
+both in one go).
 """
 import argparse
 import os
@@ -74,18 +77,48 @@ def time_point(model, L, reps):
     return statistics.median(times), torch.cuda.max_memory_allocated()
 
 
+def read_go_table(path):
+    """{(preset, backbone, L): ms} from `diffuapriel bench` output; rows
+    that report an error are skipped."""
+    table = {}
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 5 and fields[3].isdigit():
+                try:
+                    table[(fields[0], fields[1], int(fields[3]))] = float(fields[4])
+                except ValueError:
+                    continue
+    if not table:
+        sys.exit(f"bench_torch: {path} holds no rows of `diffuapriel bench` output")
+    return table
+
+
+def go_columns(go, name, backbone, L, ms):
+    """The Go ms/step and PyTorch/Go ratio for one point, or blanks."""
+    if go is None:
+        return ""
+    g = go.get((name, backbone, L))
+    if g is None:
+        return f" {'-':>8} {'-':>6}"
+    return f" {g:8.2f} {ms / g:5.2f}x"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--presets", default="240m:mamba,transformer;1.3b:mamba,hybrid,transformer")
     ap.add_argument("--lengths", default="1024,4096,16384,65536")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--go", help="saved output of `diffuapriel bench --backend gpu` to compare with")
     args = ap.parse_args()
+    go = read_go_table(args.go) if args.go else None
     if not torch.cuda.is_available():
         sys.exit("bench_torch: no CUDA device visible to PyTorch")
     lengths = [int(x) for x in args.lengths.split(",")]
     print(f"# PyTorch {torch.__version__}, {torch.cuda.get_device_name()}, bf16 eager, SDPA, "
           f"{time.strftime('%Y-%m-%d', time.gmtime())}")
-    print(f"{'preset':6} {'backbone':11} {'L':>6} {'ms/step':>9} {'tokens/s':>10} {'peak GiB':>9}")
+    head = f"{'preset':6} {'backbone':11} {'L':>6} {'ms/step':>9} {'tokens/s':>10} {'peak GiB':>9}"
+    print(head + (f" {'Go ms':>8} {'PT/Go':>6}" if go is not None else ""))
     for group in args.presets.split(";"):
         name, backbones = group.split(":")
         for backbone in backbones.split(","):
@@ -94,8 +127,8 @@ def main():
             for L in lengths:
                 try:
                     ms, peak = time_point(model, L, args.reps)
-                    print(f"{name:6} {backbone:11} {L:6d} {ms:9.2f} {L / ms * 1e3:10.0f} {peak / 2**30:9.2f}",
-                          flush=True)
+                    print(f"{name:6} {backbone:11} {L:6d} {ms:9.2f} {L / ms * 1e3:10.0f} {peak / 2**30:9.2f}"
+                          + go_columns(go, name, backbone, L, ms), flush=True)
                 except torch.cuda.OutOfMemoryError:
                     print(f"{name:6} {backbone:11} {L:6d} {'OOM':>9}", flush=True)
                     torch.cuda.empty_cache()
