@@ -40,7 +40,7 @@ def main():
     if not os.path.exists(kept) or not os.path.samefile(args.metrics, kept):
         shutil.copyfile(args.metrics, kept)
     samples = [(seed, generate(args.binary, args.model, seed)) for seed in SEEDS]
-    confident = generate(args.binary, args.model, SEEDS[0], ["--sampler", "confidence", "--top-p", "1"])
+    confident = generate(args.binary, args.model, SEEDS[0], ["--sampler", "confidence", "--top-p", "1", "--temperature", "1"])
     files = sorted(f for f in os.listdir(args.model) if f.endswith(".safetensors"))
     sizes = {f: os.path.getsize(os.path.join(args.model, f)) for f in files}
     evals = "\n".join(f"| {e['step']} | {e['tokens'] / 1e6:.1f} M | {e['val_elbo_ppl']:.1f} | {e['t_samples']} |"
@@ -108,7 +108,7 @@ def main():
         "## Samples",
         "",
         f"`diffuapriel generate --model {args.model} --steps 64 --length 128 --seed N --backend cpu` "
-        "(default sampler: lowest-entropy remasking, temperature 1, top-p 0.9), unedited:",
+        "(default sampler: lowest-entropy remasking, temperature 0.8, top-p 0.9), unedited:",
         "",
     ]
     for seed, text in samples:
@@ -117,7 +117,7 @@ def main():
         "Confidence remasking without a nucleus cut reveals the tokens the model is surest of first;",
         "a model this small is surest of frequent words, so its samples drift into repetition:",
         "",
-        f"`... --seed {SEEDS[0]} --sampler confidence --top-p 1`",
+        f"`... --seed {SEEDS[0]} --sampler confidence --top-p 1 --temperature 1`",
         "",
         "> " + confident.replace("\n", "\n> "),
         "",

@@ -69,7 +69,7 @@ func testConfig(t testing.TB) appConfig {
 	}
 	opts := engine.DefaultOptions()
 	// The goldens pin their sampling settings rather than follow the defaults.
-	opts.Steps, opts.Sampler, opts.TopP = 8, "confidence", 1
+	opts.Steps, opts.Sampler, opts.TopP, opts.Temperature = 8, "confidence", 1, 1
 	return appConfig{models: tinySources(t), newBackend: cpuFactory, tok: tok, theme: theme, mono: true,
 		prompt: "The quick brown fox", length: 12, opts: opts}
 }
