@@ -71,13 +71,14 @@ type app struct {
 	rec       recorder // nil without a terminal to record
 	status    string   // a one-line message in the status bar (saved, failed, disabled), cleared by the next key
 	statusErr bool
-	sized     bool // the first window size has arrived
+	saving    map[string]bool // trace files being written off the UI goroutine
+	sized     bool            // the first window size has arrived
 }
 
 func newApp(cfg appConfig) *app {
 	a := &app{cfg: cfg, keys: newKeyMap(), styles: newStyles(cfg.theme, cfg.mono), prompt: cfg.prompt,
 		play: newPlayback(), editor: newEditor(), help: help.New(), heat: true,
-		events: make(chan tea.Msg, 256)}
+		events: make(chan tea.Msg, 256), saving: map[string]bool{}}
 	a.loadBar = newLoadBar(a.styles)
 	a.help.Styles = helpStyles(a.styles)
 	s := settings{opts: cfg.opts, length: cfg.length}
@@ -201,6 +202,9 @@ func (a *app) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return a, a.startRecording(a.cfg.recordPath)
 			}
 		}
+		return a, nil
+	case traceSavedMsg:
+		a.traceSaved(msg)
 		return a, nil
 	case recordFailedMsg:
 		a.setStatus(msg.err.Error(), true)
@@ -372,8 +376,7 @@ func (a *app) key(msg tea.KeyMsg) tea.Cmd {
 		a.controls.focused = !a.controls.focused
 		return nil
 	case key.Matches(msg, km.SaveTrace):
-		a.saveTrace()
-		return nil
+		return a.saveTrace()
 	}
 	if cmd, ok := a.controls.update(msg, km); ok {
 		return cmd

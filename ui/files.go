@@ -29,13 +29,14 @@ type recorder interface {
 type recordFailedMsg struct{ err error }
 
 // timestampedPath is a new file name in dir, diffuapriel-YYYYMMDD-HHMMSS.ext,
-// with -2, -3, ... added when that name is taken: the playground never
-// overwrites a file (atomicfile refuses one that appears meanwhile).
-func timestampedPath(dir, ext string, now time.Time) string {
+// with -2, -3, ... added when that name is taken or reserved: the
+// playground never overwrites a file (atomicfile refuses one that appears
+// meanwhile).
+func timestampedPath(dir, ext string, now time.Time, reserved map[string]bool) string {
 	base := filepath.Join(dir, "diffuapriel-"+now.Format("20060102-150405"))
 	path := base + ext
 	for i := 2; ; i++ {
-		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) && !reserved[path] {
 			return path
 		}
 		path = fmt.Sprintf("%s-%d%s", base, i, ext)
@@ -65,28 +66,55 @@ func (a *app) traceHeader() (engine.TraceHeader, error) {
 	return h, nil
 }
 
-// writeTrace writes the run on screen as a trace: every pane's events with
-// its steering edits placed before the event they precede, so
-// engine.ReadTrace rebuilds exactly these histories.
-func (a *app) writeTrace(w io.Writer) error {
+// traceSnapshot is a run on screen as a trace will hold it. It is taken on
+// the UI goroutine and then written elsewhere: the events are copied (they
+// are never changed once made), so generations and steering can go on
+// meanwhile without touching what is being saved.
+type traceSnapshot struct {
+	header engine.TraceHeader
+	panes  []engine.History
+}
+
+// snapshot copies the run on screen for saving.
+func (a *app) snapshot() (traceSnapshot, error) {
 	h, err := a.traceHeader()
 	if err != nil {
-		return err
+		return traceSnapshot{}, err
 	}
-	tw, err := engine.NewTraceWriter(w, h)
+	snap := traceSnapshot{header: h}
+	for _, p := range a.panes {
+		snap.panes = append(snap.panes, engine.History{Events: slices.Clone(p.hist.Events), Edits: slices.Clone(p.hist.Edits)})
+	}
+	return snap, nil
+}
+
+// events counts the events of every pane.
+func (s traceSnapshot) events() int {
+	n := 0
+	for _, p := range s.panes {
+		n += len(p.Events)
+	}
+	return n
+}
+
+// write writes the snapshot as a trace: every pane's events with its
+// steering edits placed before the event they precede, so engine.ReadTrace
+// rebuilds exactly these histories.
+func (s traceSnapshot) write(w io.Writer) error {
+	tw, err := engine.NewTraceWriter(w, s.header)
 	if err != nil {
 		return err
 	}
-	for i, p := range a.panes {
-		edits := p.hist.Edits
-		for n := 0; n <= len(p.hist.Events); n++ {
+	for i, p := range s.panes {
+		edits := p.Edits
+		for n := 0; n <= len(p.Events); n++ {
 			for ; len(edits) > 0 && edits[0].Before == n; edits = edits[1:] {
 				if err := tw.Steer(i, edits[0]); err != nil {
 					return err
 				}
 			}
-			if n < len(p.hist.Events) {
-				if err := tw.Step(i, p.hist.Events[n]); err != nil {
+			if n < len(p.Events) {
+				if err := tw.Step(i, p.Events[n]); err != nil {
 					return err
 				}
 			}
@@ -95,24 +123,50 @@ func (a *app) writeTrace(w io.Writer) error {
 	return nil
 }
 
-// savedEvents counts the events saved from every pane.
-func (a *app) savedEvents() int {
-	n := 0
-	for _, p := range a.panes {
-		n += p.events()
+// writeTrace writes the run on screen as a trace, on the calling goroutine.
+func (a *app) writeTrace(w io.Writer) error {
+	snap, err := a.snapshot()
+	if err != nil {
+		return err
 	}
-	return n
+	return snap.write(w)
 }
 
-// saveTrace writes the run on screen to a new trace file in the
-// working directory and says how it went in the status bar.
-func (a *app) saveTrace() {
-	path := timestampedPath(a.cfg.outDir, ".jsonl", time.Now())
-	if err := atomicfile.WriteFile(path, false, a.writeTrace); err != nil {
+// traceSavedMsg reports a save that ran off the UI goroutine.
+type traceSavedMsg struct {
+	path   string
+	events int
+	err    error
+}
+
+// saveTrace snapshots the run on screen and writes it to a new trace file
+// in the working directory off the UI goroutine (a long run with every
+// candidate is megabytes of JSON), so keys keep answering; the status bar
+// says how it went. Names being written are reserved so that two quick
+// saves never pick the same one.
+func (a *app) saveTrace() tea.Cmd {
+	snap, err := a.snapshot()
+	if err != nil {
 		a.setStatus(err.Error(), true)
+		return nil
+	}
+	path := timestampedPath(a.cfg.outDir, ".jsonl", time.Now(), a.saving)
+	a.saving[path] = true
+	a.setStatus("saving trace "+path, false)
+	return func() tea.Msg {
+		err := atomicfile.WriteFile(path, false, snap.write)
+		return traceSavedMsg{path: path, events: snap.events(), err: err}
+	}
+}
+
+// traceSaved shows the outcome of a save.
+func (a *app) traceSaved(msg traceSavedMsg) {
+	delete(a.saving, msg.path)
+	if msg.err != nil {
+		a.setStatus(msg.err.Error(), true)
 		return
 	}
-	a.setStatus(fmt.Sprintf("saved trace %s (%d events; diffuapriel replay %s)", path, a.savedEvents(), path), false)
+	a.setStatus(fmt.Sprintf("saved trace %s (%d events; diffuapriel replay %s)", msg.path, msg.events, msg.path), false)
 }
 
 // toggleRecording starts or stops the asciicast recording of the screen.
@@ -132,7 +186,7 @@ func (a *app) toggleRecording() tea.Cmd {
 		a.setStatus("saved recording "+path+" (asciinema play "+path+")", false)
 		return nil
 	}
-	return a.startRecording(timestampedPath(a.cfg.outDir, ".cast", time.Now()))
+	return a.startRecording(timestampedPath(a.cfg.outDir, ".cast", time.Now(), nil))
 }
 
 func (a *app) startRecording(path string) tea.Cmd {

@@ -469,3 +469,59 @@ func TestCheckNewFileRefusesBeforeTheScreenOpens(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// A save writes the run as it was when S was pressed, even if the
+// generation goes on or is steered before the file is written (the write
+// runs off the UI goroutine).
+func TestSaveWritesTheRunAsItWasWhenAsked(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.outDir = t.TempDir()
+	h := newHarness(t, cfg, 100, 30)
+	h.done()
+	p := h.a.panes[0]
+	want := len(p.hist.Events)
+	cmd := h.a.saveTrace() // snapshot taken; nothing written yet
+	if files := savedFiles(t, cfg.outDir, ".jsonl"); len(files) != 0 {
+		t.Fatalf("the save wrote %v before its command ran", files)
+	}
+	// Steer after the snapshot: the history drops events and records an edit.
+	pos := -1
+	for i, fixed := range p.hist.Initial.Fixed {
+		if !fixed {
+			pos = i
+			break
+		}
+	}
+	original := p.hist.Events[1]
+	if err := p.hist.Steer(1, pos, p.hist.Mask); err != nil {
+		t.Fatal(err)
+	}
+	// The resumed generation's next event reuses the history's storage.
+	if err := p.hist.Append(engine.StepEvent{Index: 1, Step: 99}); err != nil {
+		t.Fatal(err)
+	}
+	msg, ok := cmd().(traceSavedMsg)
+	if !ok || msg.err != nil {
+		t.Fatalf("save returned %#v", msg)
+	}
+	f, err := os.Open(msg.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := engine.ReadTrace(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(tr.Panes[0].Events); got != want || len(tr.Panes[0].Edits) != 0 || msg.events != want {
+		t.Fatalf("saved %d events and %d edits (message says %d), want the %d events of the snapshot and no edit",
+			got, len(tr.Panes[0].Edits), msg.events, want)
+	}
+	if got := tr.Panes[0].Events[1]; got.Step != original.Step || len(got.Revealed) != len(original.Revealed) {
+		t.Fatalf("saved event 1 is step %d with %d reveals, the snapshot had step %d with %d", got.Step, len(got.Revealed), original.Step, len(original.Revealed))
+	}
+	h.a.traceSaved(msg)
+	if h.a.statusErr || !strings.Contains(h.a.status, "saved trace") || len(h.a.saving) != 0 {
+		t.Fatalf("status %q, reserved %v", h.a.status, h.a.saving)
+	}
+}
