@@ -239,7 +239,6 @@ type gifRenderer struct {
 	lines  int // text lines per pane
 	paneW  int
 	img    *image.Paletted
-	pieces []string
 }
 
 func newGIFRenderer(tr *engine.Trace, o GIFOptions) (*gifRenderer, error) {

@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -58,7 +57,7 @@ func TestMatMulTransBStridedViews(t *testing.T) {
 		}
 		for j := N; j < ldo && i*ldo+j < len(out); j++ {
 			if out[i*ldo+j] != before[i*ldo+j] {
-				t.Fatal(fmt.Sprintf("column %d of row %d outside the view changed", j, i))
+				t.Fatalf("column %d of row %d outside the view changed", j, i)
 			}
 		}
 	}

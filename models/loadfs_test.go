@@ -8,8 +8,8 @@ import (
 	"testing/fstest"
 )
 
-// dirFS copies a directory's files into an in-memory FS under prefix, as
-// go:embed would present them.
+// dirFS copies a directory's files into an in-memory FS under prefix, the
+// way an embedded file system presents them.
 func dirFS(t *testing.T, dir, prefix string) fstest.MapFS {
 	t.Helper()
 	fsys := fstest.MapFS{}

@@ -23,7 +23,7 @@ func assertNoRawEscapes(t *testing.T, view string) {
 	}
 	// What remains may only be the styling the UI itself writes (SGR).
 	rest := stripANSI.ReplaceAllString(view, "")
-	if strings.ContainsAny(rest, "\x1b\x07\x9b") {
+	if strings.ContainsAny(rest, "\x1b\x07\u009b") {
 		t.Fatalf("view contains a control character outside styling: %q", rest)
 	}
 }

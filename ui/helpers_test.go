@@ -4,7 +4,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -89,7 +88,6 @@ type harness struct {
 	a    *app
 	msgs chan tea.Msg
 	quit bool
-	mu   sync.Mutex
 }
 
 func newHarness(t testing.TB, cfg appConfig, width, height int) *harness {
