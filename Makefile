@@ -1,7 +1,7 @@
 # diffuapriel: `make test` is what CI runs (.ci/run). GPU targets live in kernels.mk.
 GO ?= go
 
-.PHONY: build run test vet fuzz bench smoke tokens
+.PHONY: build run test vet lint fuzz bench smoke tokens
 
 build:
 	$(GO) build -o bin/diffuapriel .
@@ -9,14 +9,19 @@ build:
 run:
 	$(GO) run .
 
-# vet + unit tests; the tmux smoke test of the real binary runs when tmux exists.
-test: vet
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# vet + staticcheck + unit tests; the tmux smoke test of the real binary runs when tmux exists.
+test: vet lint
 	$(GO) test ./...
 	@if command -v tmux >/dev/null 2>&1 && [ -x scripts/tmux_smoke.sh ]; then scripts/tmux_smoke.sh; \
 	else echo "tmux smoke test skipped: tmux not installed"; fi
 
 vet:
 	$(GO) vet ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
 
 fuzz:
 	$(GO) test ./models -run '^$$' -fuzz FuzzLoadBytes -fuzztime 5m -parallel 1
