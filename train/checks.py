@@ -8,6 +8,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -287,6 +288,58 @@ def check_resume_equals_uninterrupted(device):
         return f"9 steps vs 3 saved + crash at 5 + resume: max |param diff| {worst:.1e}, equal val NELBO"
 
 
+def check_init_from_chains_stages(device):
+    """--init-from starts from a checkpoint's exact weights and carries its
+    training history, so a demo model can be trained further in stages."""
+    with tempfile.TemporaryDirectory() as tmp:
+        train_bin, val_bin = write_tokens(tmp, 11)
+        cfg_path = os.path.join(tmp, "cfg.json")
+        with open(cfg_path, "w") as f:
+            f.write(tiny_config("mamba").to_json())
+        common = ["--config", cfg_path, "--train-data", train_bin, "--val-data", val_bin, "--seq-len", "32",
+                  "--batch-size", "8", "--warmup-steps", "1", "--eval-every", "0", "--eval-windows", "8",
+                  "--device", device, "--quiet", "--precision", "fp32", "--export-dtype", "f32"]
+        previous, stage_tokens = None, []
+        for stage, steps in enumerate((4, 3, 2)):
+            out = os.path.join(tmp, f"s{stage}")
+            # Stages after the first run at a negligible learning rate, so their
+            # weights must equal the checkpoint they started from.
+            lr = ["--lr", "1e-3"] if previous is None else ["--lr", "1e-12", "--init-from", previous]
+            run_cli(common + lr + ["--out", out, "--max-steps", str(steps)], 0)
+            metrics = json.load(open(os.path.join(out, "metrics.json")))
+            stage_tokens.append(metrics["tokens_seen"])
+            assert len(metrics["stages"]) == stage, f"stage {stage}: {len(metrics['stages'])} earlier stages"
+            assert metrics["tokens_seen_total"] == sum(stage_tokens), \
+                f"stage {stage}: total tokens {metrics['tokens_seen_total']}, want {sum(stage_tokens)}"
+            export_dir = os.path.join(out, "export")
+            shutil.copy(os.path.join(out, "metrics.json"), os.path.join(export_dir, "training-metrics.json"))
+            if previous is not None:
+                _, before = load_checkpoint(previous)
+                _, after = load_checkpoint(export_dir)
+                worst = max(rel(after[k].double(), before[k].double()) for k in before)
+                assert worst < 1e-6, f"stage {stage} drifted from its --init-from weights by {worst:.3g}"
+            previous = export_dir
+        return f"3 chained stages: weights carried (rel diff < 1e-6), total tokens {sum(stage_tokens)} recorded"
+
+
+def check_compile_matches_eager(device):
+    if device != "cuda":
+        raise SkipCheck("needs CUDA")
+    if not hasattr(torch, "compile"):
+        raise SkipCheck(f"torch {torch.__version__} has no torch.compile")
+    cfg = tiny_config("hybrid")
+    model = randomized(cfg, 12, torch.float32).to(device)
+    x = torch.randint(0, 62, (4, 100), device=device)
+    sigma = torch.rand(4, device=device) * 3
+    eager = model.hidden(x, sigma)
+    grad_eager = torch.autograd.grad(eager.square().sum(), model.blocks[0].mixer.fwd.in_proj.weight)[0]
+    compiled = torch.compile(model.hidden)(x, sigma)
+    grad_compiled = torch.autograd.grad(compiled.square().sum(), model.blocks[0].mixer.fwd.in_proj.weight)[0]
+    e, g = rel(compiled, eager), rel(grad_compiled, grad_eager)
+    assert e < 1e-4 and g < 1e-3, f"compiled vs eager: hidden rel err {e:.3g}, grad rel err {g:.3g}"
+    return f"torch.compile vs eager: hidden rel err {e:.1e}, grad rel err {g:.1e}"
+
+
 def check_cli_rejections():
     with tempfile.TemporaryDirectory() as tmp:
         train_bin, val_bin = write_tokens(tmp, 9)
@@ -300,6 +353,8 @@ def check_cli_rejections():
 
         bad_headdim = dict(good, mamba=dict(good["mamba"], headdim=24))
         bad_backbone = dict(good, backbone="rnn")
+        other_checkpoint = os.path.join(tmp, "other")
+        export(randomized(tiny_config("transformer"), 13, torch.float32), other_checkpoint, dtype="f32")
         a_file = os.path.join(tmp, "plain-file")
         open(a_file, "w").close()
         base = ["--train-data", train_bin, "--val-data", val_bin, "--max-steps", "2", "--device", "cpu",
@@ -316,6 +371,8 @@ def check_cli_rejections():
                                       "--out", os.path.join(tmp, "o4")] + base, "d_modle"),
             ("unwritable output dir", ["--config", cfg_file("g2.json", good), "--out", os.path.join(a_file, "out")] + base,
              "not writable"),
+            ("--init-from another config", ["--config", cfg_file("g3.json", good), "--out", os.path.join(tmp, "o6"),
+                                             "--init-from", other_checkpoint] + base, "--init-from"),
             ("token id outside vocab", ["--config", cfg_file("v.json", dict(good, vocab_size=40, mask_token_id=39,
                                                                              eos_token_id=38)),
                                         "--out", os.path.join(tmp, "o5")] + base, "outside the model vocabulary"),
@@ -362,9 +419,11 @@ def main():
         ("SUBS parameterization", check_subs),
         ("loss decreases on a tiny batch", lambda: check_loss_decreases(dev)),
         ("bf16 autocast close to fp32", lambda: check_bf16_autocast(dev)),
+        ("torch.compile == eager", lambda: check_compile_matches_eager(dev)),
     ]
     if not args.skip_cli:
         checks += [("resume == uninterrupted", lambda: check_resume_equals_uninterrupted(dev)),
+                   ("init-from chains stages", lambda: check_init_from_chains_stages(dev)),
                    ("CLI rejections", check_cli_rejections)]
     failed = 0
     print(f"torch {torch.__version__}, device {dev}" + (f" ({torch.cuda.get_device_name()})" if dev == "cuda" else ""))

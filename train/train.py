@@ -22,13 +22,15 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from diffuapriel.checkpoint import DEFAULT_SHARD_BYTES, export  # noqa: E402
+from diffuapriel.checkpoint import DEFAULT_SHARD_BYTES, export, load_checkpoint  # noqa: E402
 from diffuapriel.config import Config, ConfigError  # noqa: E402
 from diffuapriel.data import DataError, WindowSampler, eval_windows, load_tokens  # noqa: E402
 from diffuapriel.diffusion import elbo_perplexity, nelbo_terms  # noqa: E402
 from diffuapriel.model import DiffuApriel, init_weights  # noqa: E402
 
 STATE_NAME = "train_state.pt"
+# A demo checkpoint's metrics file (models/demo/<backbone>/): read by --init-from.
+METRICS_NAME = "training-metrics.json"
 
 
 class UsageError(Exception):
@@ -69,6 +71,11 @@ def parse_args(argv):
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="bf16 autocast (auto: on CUDA) or plain fp32")
     p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt if present")
+    p.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights (same config) with a fresh optimizer and schedule; "
+                        "its training-metrics.json, if present, is carried into this run's history")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the backbone; falls back to eager (logged) if compilation fails")
     p.add_argument("--die-after-steps", type=int, default=0, help=argparse.SUPPRESS)  # crash simulation for checks.py
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -158,6 +165,54 @@ def load_state(path, model, opt, sampler, gen):
     return state["progress"]
 
 
+def init_from(path, model):
+    """Copy a checkpoint's weights into model (fp32 master weights) and return
+    the earlier stages of its training history (oldest first)."""
+    if not os.path.exists(path):
+        raise UsageError(f"--init-from {path}: no such checkpoint")
+    try:
+        cfg, tensors = load_checkpoint(path)
+    except (OSError, ValueError, KeyError, ConfigError) as err:
+        raise UsageError(f"--init-from {path}: {err}") from None
+    if cfg.to_dict() != model.cfg.to_dict():
+        differ = sorted(k for k in set(cfg.to_dict()) | set(model.cfg.to_dict())
+                        if cfg.to_dict().get(k) != model.cfg.to_dict().get(k))
+        raise UsageError(f"--init-from {path}: its config differs from --config in {', '.join(differ)}")
+    expected = model.state_dict_for_export()
+    missing = [k for k in expected if k not in tensors]
+    if missing:
+        raise UsageError(f"--init-from {path}: tensor {missing[0]} is missing")
+    with torch.no_grad():
+        for name, p in expected.items():
+            if tuple(tensors[name].shape) != tuple(p.shape):
+                raise UsageError(f"--init-from {path}: tensor {name} has shape {list(tensors[name].shape)}, "
+                                 f"want {list(p.shape)}")
+            p.copy_(tensors[name].to(p.dtype))
+    metrics_path = os.path.join(path, METRICS_NAME) if os.path.isdir(path) else None
+    if not metrics_path or not os.path.isfile(metrics_path):
+        return []
+    with open(metrics_path) as f:
+        earlier = json.load(f)
+    return earlier.pop("stages", []) + [earlier]
+
+
+def compile_backbone(model, x0, gen, use_bf16, log):
+    """torch.compile of model.hidden, proven on one forward and backward pass;
+    None (logged) when compilation fails, and training stays eager."""
+    try:
+        compiled = torch.compile(model.hidden)
+        with torch.autocast(device_type=x0.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            loss_sum, count = nelbo_terms(model, x0, gen, hidden=compiled)
+        (loss_sum / count).backward()
+        log({"event": "compiled"})
+        return compiled
+    except Exception as err:  # any compiler failure: train eagerly instead
+        log({"event": "compile_failed", "error": f"{type(err).__name__}: {str(err)[:300]}"})
+        return None
+    finally:
+        model.zero_grad(set_to_none=True)
+
+
 class Logger:
     def __init__(self, out, quiet):
         self.path, self.quiet = os.path.join(out, "log.jsonl"), quiet
@@ -201,9 +256,19 @@ def train(args):
     log = Logger(args.out, args.quiet)
     state_path = os.path.join(args.out, STATE_NAME)
     progress = {"step": 0, "tokens": 0, "train_seconds": 0.0, "evals": []}
+    stages = init_from(args.init_from, model) if args.init_from else []
+    hidden = None  # the backbone used in training steps: model.hidden unless compiled
     if args.resume and os.path.exists(state_path):
         progress = load_state(state_path, model, opt, sampler, gen)
         log({"event": "resumed", "step": progress["step"], "tokens": progress["tokens"]})
+    elif args.init_from:
+        log({"event": "init_from", "checkpoint": args.init_from, "earlier_stages": len(stages),
+             "earlier_tokens": sum(st["tokens_seen"] for st in stages)})
+    if args.compile:
+        # Its own generator: the probe pass must not shift the training noise stream.
+        probe = sampler.tokens[:tokens_per_step].view(args.batch_size, args.seq_len)
+        hidden = compile_backbone(model, probe, torch.Generator(device=device).manual_seed(args.seed + 2), use_bf16,
+                                  log)
 
     def evaluate(t_samples):
         ppl, nelbo = elbo_perplexity(model, val, args.batch_size, t_samples, seed=1234, autocast_dtype=autocast_dtype)
@@ -228,7 +293,7 @@ def train(args):
             group["lr"] = lr
         x0 = sampler.next_batch()
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            loss_sum, count = nelbo_terms(model, x0, gen)
+            loss_sum, count = nelbo_terms(model, x0, gen, hidden=hidden)
             loss = loss_sum / count
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -272,6 +337,10 @@ def train(args):
         "export_dir": export_dir, "export_files": files, "export_dtype": args.export_dtype,
         "command": "python3 " + " ".join(shlex.quote(a) for a in sys.argv),
         "evals": progress["evals"],
+        "init_from": args.init_from,
+        "tokens_seen_total": sum(st["tokens_seen"] for st in stages) + progress["tokens"],
+        "train_seconds_total": sum(st["train_seconds"] for st in stages) + progress["train_seconds"],
+        "stages": stages,
     }
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)

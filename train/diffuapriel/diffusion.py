@@ -28,16 +28,17 @@ def loglinear(t, eps):
     return sigma, move, 1.0 / t
 
 
-def nelbo_terms(model, x0, generator):
+def nelbo_terms(model, x0, generator, hidden=None):
     """Sum over the batch of weighted masked-token cross-entropies, and the
-    token count; their ratio is the per-token NELBO estimate."""
+    token count; their ratio is the per-token NELBO estimate. hidden replaces
+    model.hidden (a compiled version of it, in training)."""
     cfg = model.cfg
     b, L = x0.shape
     t = antithetic_times(b, generator, x0.device)
     sigma, move, weight = loglinear(t, cfg.noise["eps"])
     masked = torch.rand(b, L, generator=generator, device=x0.device) < move[:, None]
     xt = torch.where(masked, torch.full_like(x0, cfg.mask_token_id), x0)
-    h = model.hidden(xt, sigma)
+    h = (hidden or model.hidden)(xt, sigma)
     # The head runs only at masked positions: SUBS gives the others zero loss.
     logits = model.final.linear(h[masked]).float()
     logits[:, cfg.mask_token_id] = float("-inf")
