@@ -3,7 +3,8 @@
 # PREFIX/bin/ttyd (default /opt/ttyd-lite/bin/ttyd). Needs go and npm: the
 # xterm.js packages come from the npm registry (pinned versions, checked
 # against the sha256 below) and are inlined into the one page it serves.
-# Nothing is written inside the repository.
+# The tests (main_test.go) run on the assembled page first; if they fail,
+# nothing is installed. Nothing is written inside the repository.
 #
 #   demos/ttyd-lite/build.sh [PREFIX]
 #   export PATH="/opt/ttyd-lite/bin:$PATH"    # then vhs finds it as ttyd
@@ -15,7 +16,7 @@ for tool in go npm; do
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/ttyd-lite.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
-cp "$here/main.go" "$here/go.mod" "$here/go.sum" "$here/index.html" "$work/"
+cp "$here/main.go" "$here/main_test.go" "$here/go.mod" "$here/go.sum" "$here/index.html" "$work/"
 mkdir -p "$work/npm" "$work/assets"
 
 # name@version  sha256 of the tarball  directory the page refers to
@@ -52,6 +53,8 @@ awk -v dir="$work/npm" '
 	}
 	{ print }
 ' "$work/index.html" >"$work/assets/index.html"
+
+(cd "$work" && go test -count=1 .) || { echo "ttyd-lite build: the tests failed" >&2; exit 1; }
 
 mkdir -p "$prefix/bin"
 (cd "$work" && go build -trimpath -o "$prefix/bin/ttyd.new" .)

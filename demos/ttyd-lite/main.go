@@ -54,6 +54,7 @@ type config struct {
 	writable   bool
 	debug      bool
 	command    []string
+	print      string // --version or --help: print this and exit 0
 }
 
 const usage = `ttyd-lite: a stand-in for ttyd, enough for VHS (not tsl0922/ttyd)
@@ -161,11 +162,11 @@ func parseArgs(args []string) (*config, error) {
 		case "exit-no-conn":
 			c.exitNoConn = true
 		case "version":
-			fmt.Printf("ttyd version %s (ttyd-lite, a stand-in speaking ttyd %s's protocol)\n", version, version)
-			os.Exit(0)
+			c.print = fmt.Sprintf("ttyd version %s (ttyd-lite, a stand-in speaking ttyd %s's protocol)\n", version, version)
+			return c, nil
 		case "help":
-			fmt.Print(usage)
-			os.Exit(0)
+			c.print = usage
+			return c, nil
 		}
 	}
 	if len(c.command) == 0 {
@@ -180,6 +181,7 @@ type server struct {
 	clients  int
 	accepted int
 	up       websocket.Upgrader
+	exit     func(code int) // os.Exit; tests replace it
 }
 
 func main() {
@@ -190,12 +192,30 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ttyd: %v\n\n%s", err, usage)
 		os.Exit(1)
 	}
-	s := &server{cfg: cfg, up: websocket.Upgrader{
+	if cfg.print != "" {
+		fmt.Print(cfg.print)
+		os.Exit(0)
+	}
+	s := newServer(cfg)
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.iface, strconv.Itoa(cfg.port)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("listening on %s, command: %s", ln.Addr(), strings.Join(cfg.command, " "))
+	log.Fatal(http.Serve(ln, s.handler()))
+}
+
+func newServer(cfg *config) *server {
+	return &server{cfg: cfg, exit: os.Exit, up: websocket.Upgrader{
 		Subprotocols:    []string{"tty"},
 		CheckOrigin:     func(*http.Request) bool { return true },
 		ReadBufferSize:  32 << 10,
 		WriteBufferSize: 32 << 10,
 	}}
+}
+
+// handler serves the page at / (and /index.html), /token and the websocket at /ws.
+func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.index)
 	mux.HandleFunc("/token", func(w http.ResponseWriter, _ *http.Request) {
@@ -203,12 +223,7 @@ func main() {
 		_, _ = io.WriteString(w, `{"token": ""}`)
 	})
 	mux.HandleFunc("/ws", s.ws)
-	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.iface, strconv.Itoa(cfg.port)))
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Printf("listening on %s, command: %s", ln.Addr(), strings.Join(cfg.command, " "))
-	log.Fatal(http.Serve(ln, mux))
+	return mux
 }
 
 func (s *server) index(w http.ResponseWriter, r *http.Request) {
@@ -353,6 +368,6 @@ func (s *server) disconnected() {
 		log.Printf("client disconnected")
 	}
 	if left == 0 && (s.cfg.once || s.cfg.exitNoConn) {
-		os.Exit(0)
+		s.exit(0)
 	}
 }
