@@ -128,7 +128,7 @@ func TestHelpListsEveryFlagWithDefault(t *testing.T) {
 			t.Errorf("generate --help does not list %s", flag)
 		}
 	}
-	if !strings.Contains(stdout, `(default "entropy")`) || !strings.Contains(stdout, "(default 64)") {
+	if !strings.Contains(stdout, `(default "ancestral")`) || !strings.Contains(stdout, "(default 64)") {
 		t.Errorf("generate --help does not show defaults:\n%s", stdout)
 	}
 }

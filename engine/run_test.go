@@ -140,7 +140,7 @@ func TestRemaskingRevealsScheduledCount(t *testing.T) {
 	b, cfg := tinyModel(t, models.BackboneMamba)
 	for _, sched := range ScheduleNames {
 		o := DefaultOptions()
-		o.Steps, o.Schedule = 10, sched
+		o.Steps, o.Schedule, o.Sampler = 10, sched, "entropy"
 		start := testCanvas(cfg, 30)
 		r, err := NewRun(b, cfg, start, o)
 		if err != nil {

@@ -9,6 +9,7 @@ Go binary (`diffuapriel generate --steps 64 --length 128 --seed N`).
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,25 @@ def generate(binary, model, seed, extra=()):
     if proc.returncode != 0:
         raise SystemExit(f"make_card.py: error: {' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}")
     return proc.stdout.strip()
+
+
+def stages_of(m):
+    """Every training stage of a checkpoint, oldest first (train.py --init-from
+    keeps the earlier ones under "stages")."""
+    return m.get("stages", []) + [m]
+
+
+def flag(command, name, default):
+    found = re.search(rf"--{name} (\S+)", command)
+    return found.group(1) if found else default
+
+
+def display_command(command, k):
+    """A stage's train.py command with the GPU machine's scratch paths replaced
+    by the repository-relative ones of docs (stage k, counted from 1)."""
+    command = command.replace("/tmp/carry/data/", ".data/")
+    command = re.sub(r"--out /tmp/runs/(?:[\w-]+/)?(\w+)", rf"--out runs/stage{k}/\1", command)
+    return re.sub(r"--init-from \S*?(\w+)(?= |$)", rf"--init-from runs/stage{k - 1}/\1/export", command)
 
 
 def main():
@@ -51,7 +71,20 @@ def main():
         "hybrid": f"{cfg['n_layers']} blocks, attention where (i+1) % {cfg.get('attn_every') or 6} == 0, Mamba-2 elsewhere",
         "transformer": f"{cfg['n_layers']} bidirectional attention blocks",
     }[cfg["backbone"]]
-    command = m["command"].replace("/tmp/runs/", "runs/")
+    stages = stages_of(m)
+    total_tokens = sum(st["tokens_seen"] for st in stages)
+    total_seconds = sum(st["train_seconds"] for st in stages)
+
+    def lr_range(st):
+        lr = float(flag(st["command"], "lr", "1e-3"))
+        return f"{lr:g} -> {lr * float(flag(st['command'], 'min-lr-ratio', '0.1')):g}"
+
+    stage_rows = "\n".join(
+        f"| {k} | {'from scratch' if k == 1 else 'stage ' + str(k - 1)} | {st['tokens_seen'] / 1e6:.1f} M | "
+        f"{st['steps']} | {lr_range(st)} | {st['train_seconds']:.0f} s"
+        f"{' (torch.compile)' if '--compile' in st['command'] else ''} | {st['val_elbo_ppl']:.1f} |"
+        for k, st in enumerate(stages, 1))
+    commands = "\n".join(display_command(st["command"], k) for k, st in enumerate(stages, 1))
     lines = [
         f"# {cfg.get('name', cfg['backbone'])}",
         "",
@@ -76,22 +109,28 @@ def main():
         "",
         "## Training",
         "",
-        f"- **Tokens seen: {m['tokens_seen']:,}** ({m['steps']} steps of {m['batch_size']} x {m['seq_len']} tokens; "
-        f"the training split holds about 8.2 M tokens, so about {m['tokens_seen'] / 8.197e6:.1f} epochs)",
-        f"- Wall time: {m['train_seconds']:.0f} s of training ({m['process_wall_s']:.0f} s for the whole process) "
-        f"on one {m['device']} (PyTorch {m['torch']}, bf16 autocast)" + (f"; {args.gpu_note}" if args.gpu_note else ""),
+        f"- **Tokens seen: {total_tokens:,}** in {len(stages)} stages of {m['batch_size']} x {m['seq_len']}-token "
+        f"batches; the training split holds about 8.2 M tokens, so about {total_tokens / 8.197e6:.0f} epochs",
+        f"- Wall time: {total_seconds:.0f} s of training on NVIDIA H200s (PyTorch {m['torch']}, bf16 autocast)"
+        + (f"; {args.gpu_note}" if args.gpu_note else ""),
         "- Objective: MDLM continuous-time NELBO, log-linear schedule (eps 1e-3), antithetic t, SUBS; "
-        "AdamW (betas 0.9/0.98, weight decay 0.05), lr 1e-3 with 100 warm-up steps and cosine decay to 1e-4, "
-        "gradient clipping 1.0",
+        "AdamW (betas 0.9/0.98, weight decay 0.05), linear warm-up over 100 steps then cosine decay in every "
+        "stage, gradient clipping 1.0",
+        "- Stages after the first start from the previous stage's exported weights (`--init-from`) with a fresh "
+        "optimizer, a new data order and a lower peak learning rate (a warm restart), each within one "
+        "10-minute GPU-machine call",
         "- Data: `diffuapriel tokenize` defaults (x_ files kept at 35%, the last 1% of every file held out "
         "for validation: 82,799 tokens)",
-        f"- Stopped by: {m['stopped_by']}",
         "",
-        "Training command (from the repository root, after `diffuapriel tokenize --out .data/train.bin "
-        "--val-out .data/val.bin`):",
+        "| stage | start | tokens | steps | peak lr -> floor | training time | val ELBO PPL bound after |",
+        "|---|---|---|---|---|---|---|",
+        stage_rows,
+        "",
+        "Training commands (from the repository root, after `diffuapriel tokenize --out .data/train.bin "
+        "--val-out .data/val.bin`; `train/device_run.sh` ran them on the GPU machine):",
         "",
         "```",
-        command,
+        commands,
         "```",
         "",
         "## Validation",
@@ -101,6 +140,9 @@ def main():
         "per window). This is an upper bound on perplexity; it is not comparable with an autoregressive "
         "model's perplexity.",
         "",
+        f"Validation during the last stage (tokens counted from that stage's start; the earlier stages' "
+        "evaluations are in `training-metrics.json`):",
+        "",
         "| step | tokens | ELBO PPL bound | t draws |",
         "|---|---|---|---|",
         evals,
@@ -108,14 +150,15 @@ def main():
         "## Samples",
         "",
         f"`diffuapriel generate --model {args.model} --steps 64 --length 128 --seed N --backend cpu` "
-        "(default sampler: lowest-entropy remasking, temperature 0.8, top-p 0.9), unedited:",
+        "(default sampler: ancestral, temperature 0.9, top-p 0.9), unedited:",
         "",
     ]
     for seed, text in samples:
         lines += [f"**seed {seed}**", "", "> " + text.replace("\n", "\n> "), ""]
     lines += [
         "Confidence remasking without a nucleus cut reveals the tokens the model is surest of first;",
-        "a model this small is surest of frequent words, so its samples drift into repetition:",
+        "a model this small is surest of frequent words, so its samples drift into repetition (this is",
+        "why the default is ancestral sampling):",
         "",
         f"`... --seed {SEEDS[0]} --sampler confidence --top-p 1 --temperature 1`",
         "",
@@ -150,7 +193,9 @@ def write_overview(demo_dir):
         "|---|---|---|---|---|---|",
     ]
     for backbone, m in rows.items():
-        lines.append(f"| {backbone} | {m['params']:,} | {m['tokens_seen']:,} | {m['train_seconds']:.0f} s | "
+        stages = stages_of(m)
+        lines.append(f"| {backbone} | {m['params']:,} | {sum(st['tokens_seen'] for st in stages):,} | "
+                     f"{sum(st['train_seconds'] for st in stages):.0f} s | "
                      f"{m['val_elbo_ppl']:.1f} | {100 * (m['val_elbo_ppl'] / ref - 1):+.1f}% |")
     lines += [
         "",
@@ -165,10 +210,19 @@ def write_overview(demo_dir):
         verdict = "lower (better) than" if gap < 0 else "higher (worse) than"
         within = "within" if abs(gap) <= 0.15 or gap < 0 else "not within"
         lines.append(f"- {backbone}: bound {100 * abs(gap):.1f}% {verdict} the Transformer's, so {within} 15% of it.")
+    best = min(rows, key=lambda b: rows[b]["val_elbo_ppl"])
+    if "hybrid" in rows:
+        gap = rows["hybrid"]["val_elbo_ppl"] / rows[best]["val_elbo_ppl"] - 1
+        standing = "has the lowest bound" if best == "hybrid" else \
+            f"is within {100 * gap:.1f}% of the lowest bound ({best}'s)"
+        lines += ["", f"The hybrid, the playground's default (models/demo/demo.go), {standing}; it is the",
+                  "DiffuApriel design itself (bidirectional Mamba-2 with one attention block)."]
     lines += [
         "",
-        "One run each, so the gaps carry no error bar. Wall times are not comparable: the hybrid",
-        "and the transformer shared the GPU, the Mamba model trained alone.",
+        "One run each, so the gaps carry no error bar. Each model trained in the same stages (same",
+        "token counts and learning rates; see the cards). Wall times are comparable only from stage 2",
+        "on, where each model had an H200 to itself; in stage 1 the hybrid and the transformer shared",
+        "one.",
         "",
     ]
     with open(os.path.join(demo_dir, "README.md"), "w") as f:

@@ -5,7 +5,7 @@
 # backbone, its demo checkpoint as the stage's --init-from.
 #   bash train/pack_carry.sh [BACKBONES]      (default: mamba hybrid transformer)
 # The demo shards themselves must then be left out of the working tree for the
-# call (docs/checkpoints.md, "Training further"); train/device_run.sh unpacks
+# call (train/README.md, "The demo models, stage by stage"); train/device_run.sh unpacks
 # .carry into /tmp/carry on the GPU machine.
 set -eu
 backbones=${*:-mamba hybrid transformer}
