@@ -3,7 +3,9 @@
 # bin/diffuapriel, runs demos/playground.tape in VHS, checks the GIF (it
 # decodes, has enough frames, the tape's size, a sane file size) and only
 # then moves it over docs/demo.gif (mv within docs/, so the old GIF stays
-# whole until the new one is good). Run it again after the demo models change.
+# whole until the new one is good). Then demos/screenshots.tape retakes
+# docs/screenshot.png and docs/compare.png the same way (in a scratch folder,
+# checked, then moved in). Run it again after the demo models change.
 #
 #   scripts/demo_gif.sh [OUT.gif]   (from anywhere; OUT is relative to the
 #                                    repository root, default docs/demo.gif)
@@ -50,8 +52,8 @@ go build -o bin/diffuapriel .
 # every check passed.
 outdir=$(dirname "$out")
 [ -d "$outdir" ] || { echo "demo_gif: directory $outdir does not exist" >&2; exit 1; }
-tmp="" log="" cfg=""
-trap 'rm -f "$tmp" "$log"; [ -z "$cfg" ] || rm -rf "$cfg"' EXIT
+tmp="" log="" cfg="" shots=""
+trap 'rm -f "$tmp" "$log" docs/.shot-*.png; [ -z "$cfg" ] || rm -rf "$cfg"; [ -z "$shots" ] || rm -rf "$shots"' EXIT
 trap 'exit 1' INT TERM
 tmp=$(mktemp "$outdir/.demo-gif.XXXXXX.gif")
 log=$(mktemp "${TMPDIR:-/tmp}/demo-gif-log.XXXXXX")
@@ -102,3 +104,28 @@ fi
 chmod 644 "$tmp"
 mv -f "$tmp" "$out"
 echo "demo_gif: wrote $out: ${width}x$height, $frames frames, ${duration} s, $bytes bytes"
+
+shot_tape=demos/screenshots.tape
+echo "demo_gif: taking the screenshots ($shot_tape)"
+shots=$(mktemp -d "${TMPDIR:-/tmp}/demo-shots.XXXXXX")
+if ! (cd "$shots" && vhs "$root/$shot_tape" >"$log" 2>&1); then
+	echo "demo_gif: vhs failed on $shot_tape; the end of its output:" >&2
+	tail -n 25 "$log" >&2
+	exit 1
+fi
+want_w=$(sed -n 's/^Set Width \([0-9]*\).*/\1/p' "$shot_tape")
+want_h=$(sed -n 's/^Set Height \([0-9]*\).*/\1/p' "$shot_tape")
+for name in screenshot compare; do
+	dims=$(ffprobe -v error -select_streams v:0 -show_entries stream=codec_name,width,height -of csv=p=0 \
+		"$shots/$name.png" 2>/dev/null) || dims=""
+	[ "$dims" = "png,$want_w,$want_h" ] || {
+		echo "demo_gif: $name.png is not a ${want_w}x$want_h PNG (ffprobe: '${dims:-cannot read it}')" >&2
+		exit 1
+	}
+done
+for name in screenshot compare; do
+	cp "$shots/$name.png" "docs/.shot-$name.png"
+	chmod 644 "docs/.shot-$name.png"
+	mv -f "docs/.shot-$name.png" "docs/$name.png"
+	echo "demo_gif: wrote docs/$name.png (${want_w}x$want_h)"
+done
