@@ -80,7 +80,7 @@ fi
 echo "demo_gif: recorded in $(($(date +%s) - start)) s"
 # Lossy LZW and a 64-colour palette take the GIF to about a third of VHS's
 # size with the text still crisp.
-gifsicle -O3 --lossy=60 --colors 64 --batch "$tmp" || { echo "demo_gif: gifsicle could not shrink the GIF" >&2; exit 1; }
+gifsicle -O3 --lossy=20 --colors 64 --batch "$tmp" || { echo "demo_gif: gifsicle could not shrink the GIF" >&2; exit 1; }
 
 # Checks: ffprobe decodes every frame; the size is the tape's Width x Height.
 bytes=$(wc -c <"$tmp" | tr -d ' ')
