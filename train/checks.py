@@ -260,15 +260,20 @@ def run_cli(args, expect_rc=None):
     return proc
 
 
+def tiny_training_flags(tmp, seed, backbone, device):
+    """train.py flags for a tiny fp32 run on synthetic token files in tmp."""
+    train_bin, val_bin = write_tokens(tmp, seed)
+    cfg_path = os.path.join(tmp, "cfg.json")
+    with open(cfg_path, "w") as f:
+        f.write(tiny_config(backbone).to_json())
+    return ["--config", cfg_path, "--train-data", train_bin, "--val-data", val_bin, "--seq-len", "32",
+            "--batch-size", "8", "--eval-windows", "8", "--device", device, "--quiet", "--precision", "fp32"]
+
+
 def check_resume_equals_uninterrupted(device):
     with tempfile.TemporaryDirectory() as tmp:
-        train_bin, val_bin = write_tokens(tmp, 8)
-        cfg_path = os.path.join(tmp, "cfg.json")
-        with open(cfg_path, "w") as f:
-            f.write(tiny_config("hybrid").to_json())
-        common = ["--config", cfg_path, "--train-data", train_bin, "--val-data", val_bin, "--seq-len", "32",
-                  "--batch-size", "8", "--max-steps", "9", "--warmup-steps", "3", "--eval-every", "4",
-                  "--eval-windows", "8", "--log-every", "1", "--device", device, "--quiet", "--precision", "fp32"]
+        common = tiny_training_flags(tmp, 8, "hybrid", device) + [
+            "--max-steps", "9", "--warmup-steps", "3", "--eval-every", "4", "--log-every", "1"]
         run_cli(common + ["--out", os.path.join(tmp, "a")], 0)
         crashed = run_cli(common + ["--out", os.path.join(tmp, "b"), "--ckpt-every-steps", "3",
                                     "--die-after-steps", "5"], 3)
@@ -292,13 +297,8 @@ def check_init_from_chains_stages(device):
     """--init-from starts from a checkpoint's exact weights and carries its
     training history, so a demo model can be trained further in stages."""
     with tempfile.TemporaryDirectory() as tmp:
-        train_bin, val_bin = write_tokens(tmp, 11)
-        cfg_path = os.path.join(tmp, "cfg.json")
-        with open(cfg_path, "w") as f:
-            f.write(tiny_config("mamba").to_json())
-        common = ["--config", cfg_path, "--train-data", train_bin, "--val-data", val_bin, "--seq-len", "32",
-                  "--batch-size", "8", "--warmup-steps", "1", "--eval-every", "0", "--eval-windows", "8",
-                  "--device", device, "--quiet", "--precision", "fp32", "--export-dtype", "f32"]
+        common = tiny_training_flags(tmp, 11, "mamba", device) + [
+            "--warmup-steps", "1", "--eval-every", "0", "--export-dtype", "f32"]
         previous, stage_tokens = None, []
         for stage, steps in enumerate((4, 3, 2)):
             out = os.path.join(tmp, f"s{stage}")
