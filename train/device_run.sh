@@ -11,7 +11,8 @@
 #
 # Token files come from .data/ (train.bin, val.bin) or, when the working tree is
 # too big to carry them plainly, from .carry/ as packed by train/pack_carry.sh
-# (xz-compressed token file and init checkpoints, unpacked here first).
+# (xz-compressed token file and init checkpoints, unpacked into /tmp/carry
+# first; a later call on the same warm machine finds them there).
 # Backbones go round-robin over the GPUs. At batch 256 one Mamba-heavy process
 # peaks near 60 GiB (SSD intermediates and the 50k-vocabulary head), so three
 # at once do not fit in one H200's 140 GiB: with one GPU run at most two.
@@ -47,6 +48,8 @@ for root, _, files in os.walk(".carry"):
 print("unpacked .carry into /tmp/carry")
 EOF
   data=/tmp/carry/data
+elif [ -f /tmp/carry/data/train.bin ]; then
+  data=/tmp/carry/data  # unpacked by an earlier call on this (warm) machine
 else
   data=.data
 fi
@@ -65,7 +68,7 @@ if [ "$mode" != full ]; then
   CUDA_VISIBLE_DEVICES=$checks_gpu python3 train/checks.py --device cuda >"$OUT/checks.log" 2>&1 &
   checks=$!
 fi
-pids=() i=0
+pids=() i=0 failed=""
 for b in $backbones; do
   init=()
   if [ -n "$init_root" ]; then init=(--init-from "$init_root/$b" --seed $((RANDOM + 1))); fi
@@ -77,7 +80,11 @@ for b in $backbones; do
     >"$runs/$b.stdout" 2>&1 &
   pids+=($!) i=$((i + 1))
 done
-for p in "${pids[@]}"; do wait "$p" || echo "a training process exited with status $?"; done
+i=0
+for b in $backbones; do
+  wait "${pids[$i]}" || { echo "training $b exited with status $?"; failed="$failed $b"; }
+  i=$((i + 1))
+done
 if [ "$mode" != full ]; then wait "$checks"; grep -E '^(PASS|FAIL|SKIP|checks|torch)' "$OUT/checks.log"; fi
 for b in $backbones; do tail -3 "$runs/$b.stdout" | grep -v '^{' ; grep -h '"compile' "$runs/$b/log.jsonl"; done
 python3 train/summarize.py $(for b in $backbones; do echo "$runs/$b"; done) | tee "$OUT/summary.txt"
@@ -87,6 +94,8 @@ if [ "$mode" = probe ]; then
   tar -C "$runs/meta" -czf "$OUT/probe.tar.gz" .
 else
   for b in $backbones; do
+    # A failed stage leaves the previous stage's link alone.
+    case " $failed " in *" $b "*) continue ;; esac
     cp "$runs/$b/metrics.json" "$runs/$b/export/training-metrics.json"
     ln -sfn "$runs/$b/export" "/tmp/last-stage/$b"
     mkdir -p "$OUT/$b" "$runs/meta/$b"
