@@ -1,7 +1,7 @@
 # diffuapriel: `make test` is what CI runs (.ci/run). GPU targets live in kernels.mk.
 GO ?= go
 
-.PHONY: build run test vet lint fuzz bench smoke tokens
+.PHONY: build run test vet lint fuzz bench smoke tokens demo-media
 
 build:
 	$(GO) build -o bin/diffuapriel .
@@ -29,9 +29,13 @@ fuzz:
 bench:
 	$(GO) run . bench --backend cpu
 
-# Token files for train/ (git-ignored .data/).
+# Token files for train/ (git-ignored .data/; the names train.py and device_run.sh read).
 tokens:
 	mkdir -p .data
-	$(GO) run . tokenize --data ../shared/data/corpus-en --out .data/train.u16 --val-out .data/val.u16 --force
+	$(GO) run . tokenize --data ../shared/data/corpus-en --out .data/train.bin --val-out .data/val.bin --force
+
+# The README's GIF and the docs' screenshots, from the real binary (VHS; docs/recording.md).
+demo-media:
+	scripts/demo_gif.sh
 
 -include kernels.mk
