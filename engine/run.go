@@ -34,7 +34,8 @@ type Options struct {
 // nucleus 0.9 reads best on the demo models: on 6 seeds x 128 tokens it
 // repeats a word back to back in 0.2-0.5% of words, against 1% for
 // lowest-entropy remasking and 67% for confidence ranking, which keeps
-// choosing the same frequent words ("of the court of the court").
+// choosing the same frequent words ("of the court of the court");
+// train/sample_stats.py measures it.
 func DefaultOptions() Options {
 	return Options{Steps: 64, Schedule: "loglinear", Sampler: "ancestral", Temperature: 0.9,
 		TopP: 0.9, Threshold: 0.9, Seed: 1, TopN: 5}
