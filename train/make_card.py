@@ -4,7 +4,7 @@ checkpoint, from its training metrics and three generations of the project's
 Go binary (`diffuapriel generate --steps 64 --length 128 --seed N`).
 
     python3 train/make_card.py --metrics RUN/metrics.json --model models/demo/mamba --binary ./diffuapriel
-    python3 train/make_card.py --overview models/demo     # the side-by-side table
+    python3 train/make_card.py --overview models/demo [--binary ./diffuapriel]   # side by side
 """
 import argparse
 import json
@@ -172,8 +172,10 @@ def main():
     print(f"wrote {os.path.join(args.model, 'README.md')}")
 
 
-def write_overview(demo_dir):
-    """models/demo/README.md: the three demos side by side, from their training-metrics.json."""
+def write_overview(demo_dir, binary=None):
+    """models/demo/README.md: the three demos side by side, from their
+    training-metrics.json and, given the binary, repetition statistics of
+    their default-sampler generations (sample_stats.py)."""
     rows = {}
     for backbone in ("mamba", "hybrid", "transformer"):
         path = os.path.join(demo_dir, backbone, "training-metrics.json")
@@ -217,6 +219,17 @@ def write_overview(demo_dir):
             f"is within {100 * gap:.1f}% of the lowest bound ({best}'s)"
         lines += ["", f"The hybrid, the playground's default (models/demo/demo.go), {standing}; it is the",
                   "DiffuApriel design itself (bidirectional Mamba-2 with one attention block)."]
+    if binary:
+        from sample_stats import stats  # imports this module: not at the top
+
+        seeds = range(11, 17)
+        lines += ["", f"Samples with the default sampler (ancestral, temperature 0.9, top-p 0.9; seeds "
+                      f"{seeds[0]}-{seeds[-1]}, 64 steps, 128 tokens; `train/sample_stats.py`):", "",
+                  "| backbone | words per sample | adjacent repeats | distinct bigrams |", "|---|---|---|---|"]
+        for backbone in rows:
+            texts = [generate(binary, os.path.join(demo_dir, backbone), seed) for seed in seeds]
+            repeats, distinct, words = stats(texts)
+            lines.append(f"| {backbone} | {words:.0f} | {100 * repeats:.1f}% | {distinct:.3f} |")
     lines += [
         "",
         "One run each, so the gaps carry no error bar. Each model trained in the same stages (same",
@@ -232,6 +245,10 @@ def write_overview(demo_dir):
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--overview"]:
-        write_overview(sys.argv[2])
+        over = argparse.ArgumentParser(description="write models/demo/README.md")
+        over.add_argument("--overview", required=True, metavar="DEMO_DIR")
+        over.add_argument("--binary", help="the project's diffuapriel binary, for sample statistics")
+        opts = over.parse_args()
+        write_overview(opts.overview, opts.binary)
         sys.exit(0)
     sys.exit(main())
