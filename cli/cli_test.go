@@ -53,12 +53,7 @@ func TestGenerateEndToEndWithTrace(t *testing.T) {
 	if !strings.HasPrefix(stdout, "The") || !strings.Contains(stdout, " sat on the mat.") {
 		t.Fatalf("output %q lost the fixed text", stdout)
 	}
-	f, err := os.Open(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr, err := engine.ReadTrace(f)
+	tr, err := engine.ReadTraceFile(trace)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +190,7 @@ func TestExportGIFAndHTMLFromTrace(t *testing.T) {
 	if status, _, stderr := run("generate", "--model", model, "--backend", "cpu", "--length", "8", "--steps", "4", "--trace", trace); status != 0 {
 		t.Fatal(stderr)
 	}
-	tr, err := readTraceFile(trace)
+	tr, err := engine.ReadTraceFile(trace)
 	if err != nil {
 		t.Fatal(err)
 	}

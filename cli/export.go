@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"diffuapriel/atomicfile"
 	"diffuapriel/engine"
@@ -35,7 +34,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	tr, err := readTraceFile(positional[0])
+	tr, err := engine.ReadTraceFile(positional[0])
 	if err != nil {
 		return err
 	}
@@ -56,17 +55,4 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s\n", *htmlOut)
 	}
 	return nil
-}
-
-func readTraceFile(path string) (*engine.Trace, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	tr, err := engine.ReadTrace(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return tr, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -539,6 +541,21 @@ func TestTraceRoundTripReplaysEveryStep(t *testing.T) {
 	for name, text := range corrupt {
 		if _, err := ReadTrace(strings.NewReader(text)); err == nil {
 			t.Errorf("%s trace accepted", name)
+		}
+	}
+}
+
+func TestReadTraceFileNamesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.jsonl")
+	corrupt := filepath.Join(dir, "corrupt.jsonl")
+	if err := os.WriteFile(corrupt, []byte("{\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{missing: "cannot open trace " + missing + ": no such file", corrupt: corrupt + ": "} {
+		_, err := ReadTraceFile(path)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ReadTraceFile(%s): %v, want one line starting %q", path, err, want)
 		}
 	}
 }

@@ -3,8 +3,11 @@ package engine
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"time"
 
 	"diffuapriel/models"
@@ -88,6 +91,24 @@ type Trace struct {
 // maxTraceLine bounds one JSON line (a step of a long sequence with
 // candidates can be several MB).
 const maxTraceLine = 256 << 20
+
+// ReadTraceFile reads the trace at path; every error is one line naming the file.
+func ReadTraceFile(path string) (*Trace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err
+		}
+		return nil, fmt.Errorf("cannot open trace %s: %v", path, err)
+	}
+	defer f.Close()
+	tr, err := ReadTrace(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return tr, nil
+}
 
 // ReadTrace parses a trace, checking that events follow each other and that
 // every position and token lies inside the canvas and vocabulary.

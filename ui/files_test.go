@@ -36,12 +36,7 @@ func saveThroughKey(t *testing.T, h *harness) (*engine.Trace, string) {
 		t.Fatalf("S wrote %d new files; status %q", len(files)-before, h.a.status)
 	}
 	path := files[len(files)-1]
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr, err := engine.ReadTrace(f)
+	tr, err := engine.ReadTraceFile(path)
 	if err != nil {
 		t.Fatalf("the saved trace does not read back: %v", err)
 	}
@@ -504,12 +499,7 @@ func TestSaveWritesTheRunAsItWasWhenAsked(t *testing.T) {
 	if !ok || msg.err != nil {
 		t.Fatalf("save returned %#v", msg)
 	}
-	f, err := os.Open(msg.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr, err := engine.ReadTrace(f)
+	tr, err := engine.ReadTraceFile(msg.path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -26,7 +25,7 @@ type ReplayOptions struct {
 // model is loaded and no backend opened; the tokenizer draws the text.
 // A missing or corrupt trace is an error before the screen changes.
 func Replay(o ReplayOptions) error {
-	tr, err := readTrace(o.Path)
+	tr, err := engine.ReadTraceFile(o.Path)
 	if err != nil {
 		return err
 	}
@@ -53,20 +52,6 @@ func replayConfig(tr *engine.Trace, path string) appConfig {
 		cfg.models = append(cfg.models, source{name: info.Model, path: info.Path})
 	}
 	return cfg
-}
-
-// readTrace opens and checks a trace file; errors are one line naming it.
-func readTrace(path string) (*engine.Trace, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open trace %s: %v", path, errors.Unwrap(err))
-	}
-	defer f.Close()
-	tr, err := engine.ReadTrace(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return tr, nil
 }
 
 // replayPanes are a trace's panes: complete histories with the model
