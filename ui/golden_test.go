@@ -63,45 +63,28 @@ func finished(t *testing.T, cfg appConfig, width, height int) program {
 	return p
 }
 
-func TestGoldenPlaygroundFinished(t *testing.T) {
-	p := finished(t, testConfig(t), 80, 24)
-	p.finish()
-}
-
-func TestGoldenPlaygroundMidway(t *testing.T) {
-	p := finished(t, testConfig(t), 80, 24)
-	p.keys("g", ".", ".", ".")
-	p.finish()
-}
-
-func TestGoldenInspector(t *testing.T) {
-	p := finished(t, testConfig(t), 80, 24)
-	p.keys("g", ".", ".", ".", "i", "right", "right")
-	p.finish()
-}
-
-func TestGoldenHeatOff(t *testing.T) {
-	p := finished(t, testConfig(t), 80, 24)
-	p.keys("c")
-	p.finish()
-}
-
-func TestGoldenHelp(t *testing.T) {
-	p := finished(t, testConfig(t), 80, 24)
-	p.keys("?")
-	p.finish()
-}
-
-func TestGoldenEditor(t *testing.T) {
-	p := finished(t, testConfig(t), 80, 24)
-	p.keys("e")
-	p.finish()
-}
-
-func TestGoldenControlsFocused(t *testing.T) {
-	p := finished(t, testConfig(t), 80, 24)
-	p.keys("tab", "down", "down")
-	p.finish()
+// TestGoldenKeys plays the default single-pane run to the end on an 80x24
+// terminal, presses the keys and compares the screen with
+// testdata/TestGoldenKeys/<name>.golden.
+func TestGoldenKeys(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		keys []string
+	}{
+		{"PlaygroundFinished", nil},
+		{"PlaygroundMidway", []string{"g", ".", ".", "."}},
+		{"Inspector", []string{"g", ".", ".", ".", "i", "right", "right"}},
+		{"HeatOff", []string{"c"}},
+		{"Help", []string{"?"}},
+		{"Editor", []string{"e"}},
+		{"ControlsFocused", []string{"tab", "down", "down"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := finished(t, testConfig(t), 80, 24)
+			p.keys(c.keys...)
+			p.finish()
+		})
+	}
 }
 
 func TestGoldenInfill(t *testing.T) {
